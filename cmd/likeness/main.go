@@ -1,0 +1,176 @@
+// Command likeness is the Likeness server and its tools: serve, app, eval
+// and bench. This file holds configuration and wiring only.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/likeness/likeness/engine"
+	"github.com/likeness/likeness/eval"
+)
+
+const usage = `likeness — self-hosted, privacy-by-design face authentication
+
+Usage:
+  likeness eval  --faces DIR [--json]          evaluate the engine on a labelled face set
+  likeness bench engine [--faces DIR] [--json]  time the engine on one core
+
+Common flags:
+  --models DIR   models and ONNX Runtime library (default: ./models, $LIKENESS_MODELS_DIR)
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "likeness:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+type usageError string
+
+func (u usageError) Error() string { return string(u) }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageError("no command")
+	}
+	switch args[0] {
+	case "eval":
+		return runEval(ctx, args[1:], stdout, stderr)
+	case "bench":
+		if len(args) < 2 || args[1] != "engine" {
+			return usageError("usage: likeness bench engine [--faces DIR] [--json]")
+		}
+		return runBenchEngine(ctx, args[2:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return usageError(fmt.Sprintf("unknown command %q", args[0]))
+	}
+}
+
+// engineFlags registers the flags that configure the engine.
+func engineFlags(fs *flag.FlagSet) *engine.Config {
+	cfg := &engine.Config{}
+	fs.StringVar(&cfg.ModelsDir, "models", engine.DefaultModelsDir(), "directory with the ONNX models and runtime library")
+	fs.IntVar(&cfg.Workers, "workers", 0, "frames analysed at once (default: number of CPUs)")
+	return cfg
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected arguments: " + strings.Join(fs.Args(), " "))
+	}
+	return nil
+}
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	cfg := engineFlags(fs)
+	faces := fs.String("faces", "", "face set directory (labels.csv, pairs.csv)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *faces == "" {
+		return usageError("eval needs --faces DIR")
+	}
+	eng, err := engine.New(*cfg)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	rep, err := eval.Run(ctx, eng, *faces)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(rep)
+	}
+	s := rep.Summary
+	fmt.Fprintf(stdout, "pairs: %d genuine, %d impostor\nFMR %.4f  FNMR %.4f  (threshold %.2f, %.1fσ above the impostor mean)\n",
+		s.GenuinePairs, s.ImpostorPairs, s.FMR, s.FNMR, engine.VerifyThreshold, s.ThresholdSigmas)
+	fmt.Fprintf(stdout, "PAD: %d attacks, %d bona fide; APCER %.3f  BPCER %.3f\n", s.PADAttacks, s.PADBonaFide, s.APCER, s.BPCER)
+	for _, c := range rep.Controls {
+		fmt.Fprintf(stdout, "control %s: %d faces\n", c.Path, c.Faces)
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintf(stdout, "error %s: %s\n", e.Path, e.Error)
+	}
+	return nil
+}
+
+func runBenchEngine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench engine", flag.ContinueOnError)
+	cfg := engineFlags(fs)
+	faces := fs.String("faces", filepath.Join("..", "shared", "faces"), "face set with video/live_lmm_hamilton_640x480.mjpeg")
+	frame := fs.String("frame", "", "a JPEG frame to time instead (640×480 with one face)")
+	runs := fs.Int("runs", 50, "timed runs")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var data []byte
+	var err error
+	if *frame != "" {
+		data, err = os.ReadFile(*frame)
+	} else {
+		var clip []byte
+		clip, err = os.ReadFile(filepath.Join(*faces, "video", "live_lmm_hamilton_640x480.mjpeg"))
+		if err == nil {
+			frames := engine.SplitMJPEG(clip)
+			if len(frames) == 0 {
+				return errors.New("the clip has no JPEG frames")
+			}
+			data = frames[0]
+		}
+	}
+	if err != nil {
+		return err
+	}
+	// One core: one Go thread running Go code and one inference at a time.
+	runtime.GOMAXPROCS(1)
+	cfg.Workers = 1
+	eng, err := engine.New(*cfg)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	res, err := eng.Bench(ctx, data, *runs)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "frame p50 %.1f ms, p90 %.1f ms; decode %.1f ms\n", res.FrameMs.P50, res.FrameMs.P90, res.DecodeMs)
+	for _, k := range []string{"detect", "landmarks", "embed", "liveness"} {
+		fmt.Fprintf(stdout, "  %-10s %.2f ms\n", k, res.ModelMs[k])
+	}
+	fmt.Fprintf(stdout, "models %.1f ms; frame/models %.2f×; peak RSS %.0f MB; %d runs\n", res.ModelSum, res.Overhead, res.RSSMB, res.Runs)
+	return nil
+}
