@@ -298,7 +298,7 @@ func (e *Engine) landmarks(w *worker, p *pyramid, f *Face) error {
 func (e *Engine) describe(w *worker, p *pyramid, f *Face, want Want) error {
 	img := p.base()
 	// The aligned face is needed for quality even without an embedding.
-	align := similarity(f.Landmarks.five(), arcfaceRef)
+	align := similarity(f.Landmarks.Five(), arcfaceRef)
 	in := w.feat.in.GetData()
 	p.sample(in, alignSize, alignSize, align, layoutRGB, 127.5, 1.0/128, 0)
 	grey := make([]float32, alignSize*alignSize)

@@ -34,8 +34,8 @@ func (l *Landmarks) mean(idx ...int) Point {
 	return Point{p.X / n, p.Y / n}
 }
 
-// five returns the eye centres, nose tip and mouth corners.
-func (l *Landmarks) five() [5]Point {
+// Five returns the eye centres, nose tip and mouth corners.
+func (l *Landmarks) Five() [5]Point {
 	return [5]Point{
 		l.mean(37, 38, 40, 41), // subject's right eye (image left)
 		l.mean(43, 44, 46, 47),
@@ -106,7 +106,7 @@ type Quality struct {
 // approximation (no 3D model), good to a few degrees near frontal, which is
 // what guidance and quality gates need.
 func pose(l *Landmarks) (yaw, pitch, roll float32) {
-	f := l.five()
+	f := l.Five()
 	le, re, nose := f[0], f[1], f[2]
 	mouth := Point{(f[3].X + f[4].X) / 2, (f[3].Y + f[4].Y) / 2}
 	ex, ey := float64(re.X-le.X), float64(re.Y-le.Y)

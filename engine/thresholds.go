@@ -56,7 +56,7 @@ func IsLive(p float32) bool { return p >= LivenessThreshold }
 // frame, so tilted heads pass), the eye distance must be a sensible part of
 // the box, and the nose must sit roughly between the eyes.
 func plausible(f *Face, img *Image) bool {
-	p := f.Landmarks.five()
+	p := f.Landmarks.Five()
 	le, re, nose := p[0], p[1], p[2]
 	mouth := Point{(p[3].X + p[4].X) / 2, (p[3].Y + p[4].Y) / 2}
 	ex, ey := float64(re.X-le.X), float64(re.Y-le.Y)

@@ -23,6 +23,8 @@ import (
 const usage = `likeness — self-hosted, privacy-by-design face authentication
 
 Usage:
+  likeness serve --addr HOST:PORT --data DIR [--demo] [--public-url URL]
+  likeness app create --data DIR --name NAME --origin URL [--webhook-url URL] [--json]
   likeness eval  --faces DIR [--json]          evaluate the engine on a labelled face set
   likeness bench engine [--faces DIR] [--json]  time the engine on one core
 
@@ -53,6 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError("no command")
 	}
 	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "app":
+		return runApp(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
 	case "bench":

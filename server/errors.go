@@ -1,0 +1,118 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/likeness/likeness"
+)
+
+// httpStatus maps an application error code to an HTTP status.
+var httpStatus = map[string]int{
+	likeness.EINVALID:      http.StatusBadRequest,
+	likeness.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	likeness.ENOTFOUND:     http.StatusNotFound,
+	likeness.ECONFLICT:     http.StatusConflict,
+	likeness.EUNAUTHORIZED: http.StatusUnauthorized,
+	likeness.EFORBIDDEN:    http.StatusForbidden,
+	likeness.ERATELIMIT:    http.StatusTooManyRequests,
+	likeness.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	likeness.EINTERNAL:     http.StatusInternalServerError,
+	likeness.ENOFACE:       http.StatusUnprocessableEntity,
+	likeness.EMANYFACES:    http.StatusUnprocessableEntity,
+	likeness.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	likeness.ECONSENT:      http.StatusForbidden,
+	likeness.EPRECONDITION: http.StatusPreconditionFailed,
+}
+
+// widgetError is a refusal the widget turns into a FACEIO code.
+type widgetError struct {
+	err  error
+	code likeness.FioCode
+}
+
+func (w *widgetError) Error() string { return w.err.Error() }
+func (w *widgetError) Unwrap() error { return w.err }
+
+// withFio attaches a FACEIO code to an error for the widget routes.
+func withFio(err error, code likeness.FioCode) error { return &widgetError{err: err, code: code} }
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	FioCode likeness.FioCode `json:"fioCode,omitempty"`
+}
+
+// handleError is Echo's HTTPErrorHandler: the one place where errors become
+// HTTP replies. Clients get the public code and message; the cause is logged
+// with the request ID and never sent.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		// Echo's own errors (404 route, 405, body too large…): public by design.
+		code := likeness.EINVALID
+		switch he.Code {
+		case http.StatusNotFound:
+			code = likeness.ENOTFOUND
+		case http.StatusRequestEntityTooLarge:
+			code = likeness.ETOOLARGE
+		case http.StatusMethodNotAllowed:
+			code = likeness.EUNSUPPORTED
+		case http.StatusTooManyRequests:
+			code = likeness.ERATELIMIT
+		case http.StatusUnauthorized:
+			code = likeness.EUNAUTHORIZED
+		case http.StatusForbidden:
+			code = likeness.EFORBIDDEN
+		}
+		err = likeness.Errorf(code, "%s", http.StatusText(he.Code))
+	}
+	code := likeness.ErrorCode(err)
+	status, ok := httpStatus[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	var body errorBody
+	body.Error.Code = code
+	body.Error.Message = likeness.ErrorMessage(err)
+	var we *widgetError
+	if errors.As(err, &we) {
+		body.FioCode = we.code
+	}
+	log := s.log.With("request_id", c.Response().Header().Get(echo.HeaderXRequestID), "path", c.Path(), "status", status)
+	if status >= 500 {
+		log.Error("request failed", "err", err)
+	} else {
+		log.Info("request refused", "code", code, "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	_ = c.JSON(status, body)
+}
+
+// fioFor maps an application error to the FACEIO code a widget should see.
+func fioFor(err error) likeness.FioCode {
+	var we *widgetError
+	if errors.As(err, &we) {
+		return we.code
+	}
+	switch likeness.ErrorCode(err) {
+	case likeness.ERATELIMIT, likeness.EUNAVAILABLE:
+		return likeness.FioTooManyRequests
+	case likeness.ENOTFOUND, likeness.EUNAUTHORIZED:
+		return likeness.FioUnauthorized
+	case likeness.ECONSENT:
+		return likeness.FioTermsNotAccepted
+	default:
+		return likeness.FioProcessingErr
+	}
+}

@@ -1,0 +1,203 @@
+// Package server is Likeness's HTTP and WebSocket front: the widget's
+// streaming sessions, result tokens and their JWKS, and the error
+// translation for every reply.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/engine"
+)
+
+// Engine is what the server needs of the face engine.
+type Engine interface {
+	Decode(data []byte) (*engine.Image, error)
+	Analyze(ctx context.Context, img *engine.Image, want engine.Want) ([]engine.Face, error)
+	Workers() int
+}
+
+// Config wires a Server. Apps, Consent, Faces, Keys and Engine are required.
+type Config struct {
+	PublicURL    string // the URL browsers and sites use; the token issuer
+	Apps         likeness.AppService
+	Consent      likeness.ConsentService
+	Faces        likeness.FaceService
+	Keys         KeySource
+	Engine       Engine
+	Logger       *slog.Logger
+	Now          func() time.Time
+	DemoPublicID string // serve /demo for this application when set
+	Limits       Limits
+}
+
+// Limits bound the widget sessions. Zero fields take the defaults.
+type Limits struct {
+	MaxSessions   int           // concurrent widget sessions; more get TOO_MANY_REQUESTS (default 16 per engine worker)
+	MaxFrameBytes int           // one camera frame (default 512 KiB)
+	MaxFPS        int           // frames a second the widget may send (default 10)
+	EnrollFrames  int           // good frames for an enrollment (default 5)
+	AuthFrames    int           // good frames for an authentication (default 3)
+	IdleTimeout   time.Duration // default when the widget sends none (27 s, fio.js's)
+	ReplyTimeout  time.Duration // default whole-operation limit (40 s)
+	ConsentWait   time.Duration // how long the consent screen may stay open (10 min)
+}
+
+func (l Limits) withDefaults(workers int) Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxSessions, 16*max(1, workers))
+	def(&l.MaxFrameBytes, 512<<10)
+	def(&l.MaxFPS, 10)
+	def(&l.EnrollFrames, 5)
+	def(&l.AuthFrames, 3)
+	defd(&l.IdleTimeout, 27*time.Second)
+	defd(&l.ReplyTimeout, 40*time.Second)
+	defd(&l.ConsentWait, 10*time.Minute)
+	return l
+}
+
+// Server serves the widget, its sessions and the public keys.
+type Server struct {
+	cfg      Config
+	lim      Limits
+	log      *slog.Logger
+	echo     *echo.Echo
+	signer   *signer
+	base     context.Context // cancelled at shutdown so open sessions end
+	cancel   context.CancelFunc
+	sessions sync.WaitGroup
+	slots    chan struct{} // one per running widget session
+}
+
+// New builds a Server. It loads the signing key.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Apps == nil || cfg.Consent == nil || cfg.Faces == nil || cfg.Keys == nil || cfg.Engine == nil {
+		return nil, errors.New("server: Apps, Consent, Faces, Keys and Engine are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	key, kid, err := cfg.Keys.SigningKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	s := &Server{
+		cfg:    cfg,
+		lim:    cfg.Limits.withDefaults(cfg.Engine.Workers()),
+		log:    cfg.Logger,
+		signer: &signer{key: key, kid: kid, issuer: cfg.PublicURL, now: cfg.Now},
+	}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	s.slots = make(chan struct{}, s.lim.MaxSessions)
+	s.echo = s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestID())
+	e.Use(middleware.Recover())
+	e.Use(securityHeaders)
+	e.Use(s.accessLog)
+	e.Use(middleware.BodyLimit("2M"))
+
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	e.GET("/.well-known/jwks.json", s.handleJWKS)
+	e.GET("/fio.js", s.handleAsset("fio.js"))
+	e.GET("/widget/check", s.handleWidgetCheck)
+	e.GET("/widget/ws", s.handleWidgetWS)
+	if s.cfg.DemoPublicID != "" {
+		e.GET("/demo", s.handleDemo)
+		e.GET("/demo.js", s.handleAsset("demo.js"))
+		e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/demo") })
+	}
+	return e
+}
+
+// Handler returns the HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve serves on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.echo.Server = srv
+	err := srv.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, ends open widget sessions (they get
+// an error reply) and waits for them, or until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.cancel()
+	err := s.echo.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() { s.sessions.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return err
+}
+
+// securityHeaders sets the headers every reply carries.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		return next(c)
+	}
+}
+
+// accessLog logs one line per request: never query strings (they may carry
+// identifiers) and never bodies.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		s.log.Info("http", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+			"method", c.Request().Method, "path", c.Request().URL.Path,
+			"status", c.Response().Status, "ms", time.Since(start).Milliseconds())
+		return nil
+	}
+}

@@ -1,0 +1,357 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
+
+	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/engine"
+)
+
+// session is one widget operation over one WebSocket. One goroutine (run)
+// owns the state and is the only writer; one reader goroutine feeds it.
+type session struct {
+	s     *Server
+	conn  *websocket.Conn
+	app   *likeness.Application
+	op    string
+	id    string
+	log   *slog.Logger
+	start time.Time
+
+	// Set by the start message.
+	started     bool
+	locale      string
+	payload     json.RawMessage
+	idle, reply time.Duration
+
+	notice    *likeness.Notice // the notice shown, while consent is pending
+	consent   *likeness.ConsentRecord
+	capturing bool
+	firstGood time.Time
+
+	good       []goodFrame
+	manyFaces  int // consecutive frames with several faces
+	frameCount int
+}
+
+// goodFrame is what a usable frame leaves behind: only in memory, only for
+// this session, never logged or stored.
+type goodFrame struct {
+	embedding []float32
+	liveness  float32
+	landmarks engine.Landmarks
+	iod       float32
+	age       float32
+}
+
+// clientMsg is any control message from the widget.
+type clientMsg struct {
+	Type         string          `json:"type"`
+	Locale       string          `json:"locale"`
+	Payload      json.RawMessage `json:"payload"`
+	UserConsent  bool            `json:"userConsent"`
+	IdleTimeout  float64         `json:"idleTimeout"`
+	ReplyTimeout float64         `json:"replyTimeout"`
+	Accept       bool            `json:"accept"`
+	Version      int             `json:"version"`
+	SHA256       string          `json:"sha256"`
+	OK           bool            `json:"ok"`
+	Error        string          `json:"error"`
+}
+
+// failure ends a session with a FACEIO code and a short safe message; err is
+// the cause, for the log only.
+type failure struct {
+	code likeness.FioCode
+	msg  string
+	err  error
+}
+
+func (f *failure) Error() string { return f.code.String() + ": " + f.msg }
+
+func fail(code likeness.FioCode, msg string, err error) *failure {
+	return &failure{code: code, msg: msg, err: err}
+}
+
+func newSession(s *Server, conn *websocket.Conn, app *likeness.Application, op, requestID string) *session {
+	id := uuid.NewString()
+	return &session{
+		s: s, conn: conn, app: app, op: op, id: id, start: s.cfg.Now(),
+		log:  s.log.With("session", id, "request_id", requestID, "app", app.PublicID, "op", op),
+		idle: s.lim.IdleTimeout, reply: s.lim.ReplyTimeout,
+	}
+}
+
+// run drives the session to one result or one error and closes the socket.
+func (ss *session) run() {
+	defer ss.conn.Close()
+	ctx, cancel := context.WithCancel(ss.s.base)
+	defer cancel()
+
+	ss.conn.SetReadLimit(int64(4 * ss.s.lim.MaxFrameBytes))
+	ctrl := make(chan []byte, 4)
+	frames := make(chan []byte, 1) // only the newest unprocessed frame is kept
+	readErr := make(chan error, 1)
+	readerDone := make(chan struct{})
+	go ss.read(ctx, ctrl, frames, readErr, readerDone)
+	defer func() { <-readerDone }() // the reader ends when the socket closes
+	defer ss.conn.Close()
+
+	ss.log.Info("session started")
+	res, f := ss.loop(ctx, ctrl, frames, readErr)
+	switch {
+	case f != nil:
+		ss.log.Info("session failed", "code", int(f.code), "reason", f.msg, "err", f.err,
+			"frames", ss.frameCount, "ms", ss.s.cfg.Now().Sub(ss.start).Milliseconds())
+		if f.code != 0 {
+			ss.send(map[string]any{"type": "error", "code": int(f.code), "name": f.code.String(), "message": f.msg})
+		}
+	default:
+		ss.log.Info("session succeeded", "frames", ss.frameCount,
+			"ms_from_first_good_frame", ss.s.cfg.Now().Sub(ss.firstGood).Milliseconds())
+		ss.send(res)
+	}
+	_ = ss.conn.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+}
+
+// read is the one reader: control messages in order, frames newest-only.
+func (ss *session) read(ctx context.Context, ctrl, frames chan []byte, readErr chan<- error, done chan<- struct{}) {
+	defer close(done)
+	windowStart, inWindow := time.Now(), 0
+	for {
+		mt, data, err := ss.conn.ReadMessage()
+		if err != nil {
+			readErr <- err
+			return
+		}
+		switch mt {
+		case websocket.TextMessage:
+			select {
+			case ctrl <- data:
+			case <-ctx.Done():
+				return
+			}
+		case websocket.BinaryMessage:
+			// A client far over the frame rate is flooding: refuse it.
+			if time.Since(windowStart) > time.Second {
+				windowStart, inWindow = time.Now(), 0
+			}
+			inWindow++
+			if inWindow > 4*ss.s.lim.MaxFPS {
+				readErr <- errFlood
+				return
+			}
+			select {
+			case frames <- data:
+			default: // busy: drop the older frame, keep the newest
+				select {
+				case <-frames:
+				default:
+				}
+				select {
+				case frames <- data:
+				default:
+				}
+			}
+		}
+	}
+}
+
+var errFlood = errors.New("frame flood")
+
+func (ss *session) send(v any) {
+	_ = ss.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := ss.conn.WriteJSON(v); err != nil {
+		ss.log.Debug("write failed", "err", err)
+	}
+}
+
+func (ss *session) guide(hint string) {
+	need := ss.s.lim.AuthFrames
+	if ss.op == opEnroll {
+		need = ss.s.lim.EnrollFrames
+	}
+	p := math.Min(1, float64(len(ss.good))/float64(need))
+	ss.send(map[string]any{"type": "guide", "hint": hint, "progress": math.Round(p*100) / 100})
+}
+
+// loop is the state machine. It returns the result message or a failure.
+func (ss *session) loop(ctx context.Context, ctrl, frames <-chan []byte, readErr <-chan error) (map[string]any, *failure) {
+	never := make(<-chan time.Time)
+	startBy := time.NewTimer(30 * time.Second) // the start message must come promptly
+	defer startBy.Stop()
+	var idle, deadline *time.Timer
+	idleC, deadlineC := never, never
+	consentBy := time.NewTimer(ss.s.lim.ConsentWait)
+	defer consentBy.Stop()
+	beginCapture := func() {
+		ss.capturing = true
+		idle, deadline = time.NewTimer(ss.idle), time.NewTimer(ss.reply)
+		idleC, deadlineC = idle.C, deadline.C
+		ss.send(map[string]any{"type": "capture", "maxFps": ss.s.lim.MaxFPS, "maxBytes": ss.s.lim.MaxFrameBytes,
+			"width": 640, "height": 480})
+	}
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+			deadline.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fail(likeness.FioProcessingErr, "The server is shutting down; try again.", ctx.Err())
+		case err := <-readErr:
+			if errors.Is(err, errFlood) {
+				return nil, fail(likeness.FioTooManyRequests, "Too many frames.", err)
+			}
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) || errors.Is(err, websocket.ErrReadLimit) || strings.Contains(err.Error(), "read limit") {
+				if errors.Is(err, websocket.ErrReadLimit) {
+					return nil, fail(likeness.FioProcessingErr, "The message is too large.", err)
+				}
+			}
+			return nil, fail(0, "client gone", err) // nobody to tell
+		case <-startBy.C:
+			if !ss.started {
+				return nil, fail(likeness.FioTimeout, "No start message.", nil)
+			}
+		case <-consentBy.C:
+			if ss.notice != nil {
+				return nil, fail(likeness.FioTermsNotAccepted, "The consent notice was not answered.", nil)
+			}
+		case <-idleC:
+			return nil, fail(likeness.FioNoFacesDetected, "No face was seen in time.", nil)
+		case <-deadlineC:
+			return nil, fail(likeness.FioTimeout, "The operation took too long.", nil)
+		case raw := <-ctrl:
+			var m clientMsg
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return nil, fail(likeness.FioProcessingErr, "Malformed control message.", err)
+			}
+			if f := ss.handleControl(ctx, m, beginCapture); f != nil {
+				return nil, f
+			}
+		case frame := <-frames:
+			ss.frameCount++
+			if !ss.capturing {
+				// No frame is looked at before the session is ready for it;
+				// for enrollment that means before consent is recorded.
+				return nil, fail(likeness.FioProcessingErr, "Frames were sent before capture was allowed.", nil)
+			}
+			res, hint, f := ss.processFrame(ctx, frame)
+			if f != nil {
+				return nil, f
+			}
+			if res != nil {
+				return res, nil
+			}
+			if hint == "ok" || hint == "hold_still" {
+				idle.Reset(ss.idle)
+			}
+			ss.guide(hint)
+		}
+	}
+}
+
+// handleControl applies one control message.
+func (ss *session) handleControl(ctx context.Context, m clientMsg, beginCapture func()) *failure {
+	switch m.Type {
+	case "start":
+		if ss.started {
+			return fail(likeness.FioProcessingErr, "Duplicate start message.", nil)
+		}
+		ss.started = true
+		ss.locale = m.Locale
+		ss.idle = clampDuration(m.IdleTimeout, ss.s.lim.IdleTimeout)
+		ss.reply = clampDuration(m.ReplyTimeout, ss.s.lim.ReplyTimeout)
+		if ss.op == opEnroll && len(m.Payload) > 0 && string(m.Payload) != "null" {
+			if len(m.Payload) > likeness.MaxPayloadBytes {
+				return fail(likeness.FioProcessingErr, "The payload is larger than 16 KB.", nil)
+			}
+			if !json.Valid(m.Payload) {
+				return fail(likeness.FioProcessingErr, "The payload is not valid JSON.", nil)
+			}
+			ss.payload = m.Payload
+		}
+		if ss.op != opEnroll {
+			beginCapture()
+			return nil
+		}
+		notice, err := ss.s.cfg.Consent.CurrentNotice(ctx, ss.app, ss.locale)
+		if err != nil {
+			return fail(likeness.FioProcessingErr, "The consent notice is unavailable.", err)
+		}
+		if m.UserConsent {
+			// The site says it collected consent itself: record its attestation
+			// against the current notice before any frame is accepted.
+			if err := ss.recordConsent(ctx, likeness.ConsentAttestation, notice); err != nil {
+				return fail(likeness.FioProcessingErr, "Consent could not be recorded.", err)
+			}
+			beginCapture()
+			return nil
+		}
+		ss.notice = notice
+		ss.send(map[string]any{"type": "consent", "version": notice.Version, "sha256": notice.SHA256,
+			"locale": notice.Locale, "title": notice.Title, "text": notice.Text,
+			"privacyUrl": ss.s.cfg.PublicURL + "/privacy/" + ss.app.PublicID})
+	case "consent":
+		if ss.notice == nil {
+			return fail(likeness.FioProcessingErr, "No consent was asked for.", nil)
+		}
+		if !m.Accept {
+			return fail(likeness.FioTermsNotAccepted, "The consent notice was declined.", nil)
+		}
+		if m.Version != ss.notice.Version || m.SHA256 != ss.notice.SHA256 {
+			return fail(likeness.FioTermsNotAccepted, "The accepted notice is not the current one.", nil)
+		}
+		if err := ss.recordConsent(ctx, likeness.ConsentWidget, ss.notice); err != nil {
+			return fail(likeness.FioProcessingErr, "Consent could not be recorded.", err)
+		}
+		ss.notice = nil
+		beginCapture()
+	case "camera":
+		if !m.OK {
+			return fail(likeness.FioPermissionRefused, "The camera is not available.", nil)
+		}
+	case "abort":
+		return fail(0, "aborted by the user", nil)
+	case "pin":
+		return fail(likeness.FioProcessingErr, "No PIN was asked for.", nil)
+	default:
+		return fail(likeness.FioProcessingErr, "Unknown control message.", nil)
+	}
+	return nil
+}
+
+func (ss *session) recordConsent(ctx context.Context, kind string, n *likeness.Notice) error {
+	rec, err := ss.s.cfg.Consent.RecordConsent(ctx, likeness.ConsentRecord{
+		AppID: ss.app.ID, Kind: kind, NoticeVersion: n.Version, NoticeSHA256: n.SHA256,
+		Locale: n.Locale, SessionID: ss.id,
+	})
+	if err != nil {
+		return err
+	}
+	ss.consent = rec
+	return nil
+}
+
+// clampDuration turns a widget timeout in seconds into a duration within
+// [5 s, 3× the default]; 0 means the default.
+func clampDuration(sec float64, def time.Duration) time.Duration {
+	if sec <= 0 || math.IsNaN(sec) {
+		return def
+	}
+	d := time.Duration(sec * float64(time.Second))
+	return min(max(d, 5*time.Second), 3*def)
+}

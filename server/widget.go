@@ -1,0 +1,173 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+
+	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/static"
+)
+
+// Widget operations.
+const (
+	opEnroll       = "enroll"
+	opAuthenticate = "authenticate"
+)
+
+// admit checks a widget request: a known application, a known operation and
+// an allowed Origin. Refusals carry the FACEIO code the widget shows.
+func (s *Server) admit(c echo.Context) (*likeness.Application, string, error) {
+	op := c.QueryParam("op")
+	if op != opEnroll && op != opAuthenticate {
+		return nil, "", withFio(likeness.Errorf(likeness.EINVALID, "op must be enroll or authenticate."), likeness.FioProcessingErr)
+	}
+	app, err := s.cfg.Apps.AppByPublicID(c.Request().Context(), c.QueryParam("publicId"))
+	if err != nil {
+		if likeness.ErrorCode(err) == likeness.ENOTFOUND {
+			return nil, "", withFio(likeness.Errorf(likeness.ENOTFOUND, "Unknown application."), likeness.FioUnauthorized)
+		}
+		return nil, "", err
+	}
+	origin := requestOrigin(c.Request())
+	if origin == "" {
+		return nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The request has no Origin header."), likeness.FioEmptyOrigin)
+	}
+	if !originAllowed(app.Origins, origin) {
+		return nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "This site is not allowed to use the application."), likeness.FioForbiddenOrigin)
+	}
+	return app, op, nil
+}
+
+// requestOrigin returns the Origin header, or for a same-origin request
+// without one (browsers omit it on same-origin GETs, as the demo page's
+// check is) the request's own origin. Sec-Fetch-Site is set by browsers
+// only; other clients can send any Origin anyway, and origins only bind
+// browsers.
+func requestOrigin(r *http.Request) string {
+	if o := r.Header.Get("Origin"); o != "" {
+		return o
+	}
+	if r.Header.Get("Sec-Fetch-Site") == "same-origin" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		return scheme + "://" + r.Host
+	}
+	return ""
+}
+
+// originAllowed reports whether a request's Origin is one of the allowed
+// origins, compared after the same normalisation the store applies.
+func originAllowed(allowed []string, origin string) bool {
+	o, err := likeness.NormalizeOrigin(origin)
+	if err != nil {
+		return false
+	}
+	for _, a := range allowed {
+		if n, err := likeness.NormalizeOrigin(a); err == nil && n == o {
+			return true
+		}
+	}
+	return false
+}
+
+// handleWidgetCheck lets the widget learn, before opening its socket, whether
+// it will be admitted, and with which FACEIO code it is refused: a browser
+// cannot read the status of a refused WebSocket upgrade. It reveals nothing
+// beyond that, so any origin may read it (without credentials).
+func (s *Server) handleWidgetCheck(c echo.Context) error {
+	h := c.Response().Header()
+	if o := c.Request().Header.Get("Origin"); o != "" {
+		h.Set("Access-Control-Allow-Origin", o)
+		h.Add("Vary", "Origin")
+	}
+	h.Set("Cache-Control", "no-store")
+	if _, _, err := s.admit(c); err != nil {
+		return err
+	}
+	if len(s.slots) >= cap(s.slots) {
+		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
+	}
+	return c.JSON(http.StatusOK, map[string]bool{"ok": true})
+}
+
+// handleWidgetWS upgrades to the session WebSocket after the same checks.
+func (s *Server) handleWidgetWS(c echo.Context) error {
+	app, op, err := s.admit(c)
+	if err != nil {
+		return err
+	}
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
+	}
+	release := func() { <-s.slots }
+	up := websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   16 << 10,
+		WriteBufferSize:  4 << 10,
+		// Checked in admit already; checked again here so the upgrader never
+		// accepts an origin the application does not allow.
+		CheckOrigin: func(r *http.Request) bool { return originAllowed(app.Origins, requestOrigin(r)) },
+	}
+	conn, err := up.Upgrade(c.Response(), c.Request(), nil)
+	if err != nil {
+		release()
+		return nil // the upgrader has replied
+	}
+	s.sessions.Add(1)
+	go func() {
+		defer s.sessions.Done()
+		defer release()
+		newSession(s, conn, app, op, c.Response().Header().Get(echo.HeaderXRequestID)).run()
+	}()
+	return nil
+}
+
+// handleAsset serves one embedded file with a strong ETag.
+func (s *Server) handleAsset(name string) echo.HandlerFunc {
+	data, err := static.FS.ReadFile(name)
+	sum := sha256.Sum256(data)
+	etag := `"` + hex.EncodeToString(sum[:8]) + `"`
+	ctype := "text/javascript; charset=utf-8"
+	return func(c echo.Context) error {
+		if err != nil {
+			return likeness.Wrap(err, likeness.EINTERNAL, "Asset missing.")
+		}
+		h := c.Response().Header()
+		h.Set("ETag", etag)
+		h.Set("Cache-Control", "no-cache")
+		// The widget is loaded by other sites' pages.
+		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+		if c.Request().Header.Get("If-None-Match") == etag {
+			return c.NoContent(http.StatusNotModified)
+		}
+		return c.Blob(http.StatusOK, ctype, data)
+	}
+}
+
+// demoCSP is the demo page's Content-Security-Policy: nothing but this server.
+const demoCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// handleDemo serves the demo page for the demo application.
+func (s *Server) handleDemo(c echo.Context) error {
+	page, err := static.FS.ReadFile("demo.html")
+	if err != nil {
+		return likeness.Wrap(err, likeness.EINTERNAL, "Demo page missing.")
+	}
+	page = bytes.ReplaceAll(page, []byte("__PUBLIC_ID__"), []byte(s.cfg.DemoPublicID))
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", demoCSP)
+	h.Set("Cache-Control", "no-store")
+	return c.HTMLBlob(http.StatusOK, page)
+}

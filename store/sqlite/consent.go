@@ -1,0 +1,95 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/likeness/likeness"
+)
+
+// LatestNotice returns the highest version of the application's notice for a
+// base locale. ENOTFOUND when there is none.
+func (db *DB) LatestNotice(ctx context.Context, appID, locale string) (*likeness.Notice, error) {
+	var (
+		n       likeness.Notice
+		created int64
+	)
+	err := db.r.QueryRowContext(ctx, `SELECT app_id, version, locale, title, text, sha256, created_at
+		FROM notices WHERE app_id = ? AND locale = ? ORDER BY version DESC LIMIT 1`, appID, locale).
+		Scan(&n.AppID, &n.Version, &n.Locale, &n.Title, &n.Text, &n.SHA256, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, likeness.Errorf(likeness.ENOTFOUND, "Notice not found.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: notice: %w", err)
+	}
+	n.CreatedAt = fromMS(created)
+	return &n, nil
+}
+
+// CreateNotice stores a notice version; n.CreatedAt is truncated to the
+// stored precision. ECONFLICT when that version exists, ENOTFOUND when the
+// application does not.
+func (db *DB) CreateNotice(ctx context.Context, n *likeness.Notice) error {
+	n.CreatedAt = n.CreatedAt.UTC().Truncate(time.Millisecond)
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO notices (app_id, locale, version, title, text, sha256, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, n.AppID, n.Locale, n.Version, n.Title, n.Text, n.SHA256, ms(n.CreatedAt))
+		return err
+	})
+	switch {
+	case isUniqueViolation(err):
+		return likeness.Errorf(likeness.ECONFLICT, "This notice version exists.")
+	case isForeignKeyViolation(err):
+		return likeness.Errorf(likeness.ENOTFOUND, "Application not found.")
+	case err != nil:
+		return fmt.Errorf("sqlite: insert notice: %w", err)
+	}
+	return nil
+}
+
+// CreateConsentRecord stores a consent record; rec.CreatedAt is truncated to
+// the stored precision. ENOTFOUND when the application does not exist,
+// ECONFLICT when the ID is taken.
+func (db *DB) CreateConsentRecord(ctx context.Context, rec *likeness.ConsentRecord) error {
+	rec.CreatedAt = rec.CreatedAt.UTC().Truncate(time.Millisecond)
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO consent_records
+			(id, app_id, kind, notice_version, notice_sha256, locale, session_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			rec.ID, rec.AppID, rec.Kind, rec.NoticeVersion, rec.NoticeSHA256, rec.Locale, rec.SessionID, ms(rec.CreatedAt))
+		return err
+	})
+	switch {
+	case isUniqueViolation(err):
+		return likeness.Errorf(likeness.ECONFLICT, "This consent record exists.")
+	case isForeignKeyViolation(err):
+		return likeness.Errorf(likeness.ENOTFOUND, "Application not found.")
+	case err != nil:
+		return fmt.Errorf("sqlite: insert consent record: %w", err)
+	}
+	return nil
+}
+
+// ConsentRecord returns one of the application's consent records. ENOTFOUND
+// when the application has no such record.
+func (db *DB) ConsentRecord(ctx context.Context, appID, id string) (*likeness.ConsentRecord, error) {
+	var (
+		rec     likeness.ConsentRecord
+		created int64
+	)
+	err := db.r.QueryRowContext(ctx, `SELECT id, app_id, kind, notice_version, notice_sha256, locale, session_id, created_at
+		FROM consent_records WHERE id = ? AND app_id = ?`, id, appID).
+		Scan(&rec.ID, &rec.AppID, &rec.Kind, &rec.NoticeVersion, &rec.NoticeSHA256, &rec.Locale, &rec.SessionID, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, likeness.Errorf(likeness.ENOTFOUND, "Consent record not found.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: consent record: %w", err)
+	}
+	rec.CreatedAt = fromMS(created)
+	return &rec, nil
+}

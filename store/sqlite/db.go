@@ -1,0 +1,323 @@
+// Package sqlite is the embedded store of Likeness: one SQLite file holding
+// applications, API keys, webhook endpoints, consent notices and records,
+// faces (templates sealed with the application's data key) and signing keys,
+// plus an in-process vector index of every application's templates.
+//
+// Writes go through a single connection, one transaction at a time; reads use
+// a pool of read-only connections (WAL mode lets them run beside the writer).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/crypt"
+	"github.com/likeness/likeness/store/vecindex"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// busyTimeout is how long a connection waits for a lock before SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+// Options configure Open.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MasterKey (crypt.KeySize bytes, kept outside the database) seals the
+	// applications' data keys and the signing keys. Required. Open keeps a
+	// copy.
+	MasterKey []byte
+}
+
+// DB is the embedded store. It is safe for concurrent use.
+type DB struct {
+	path   string
+	w      *sql.DB // the single writer connection
+	r      *sql.DB // read-only connections
+	wmu    sync.Mutex
+	now    func() time.Time
+	master []byte
+	index  *vecindex.Index
+
+	mu   sync.RWMutex
+	apps map[string]appKey // by application ID: collection and data key
+
+	sigMu  sync.Mutex
+	sigKey *signingKey
+}
+
+var (
+	_ likeness.AppService  = (*DB)(nil)
+	_ likeness.FaceService = (*DB)(nil)
+)
+
+// Open opens (creating when needed) the database file at path, applies the
+// embedded migrations that have not run yet, checks that the master key is
+// the one the database was made with, and loads every application's
+// templates into the vector index.
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if len(opts.MasterKey) != crypt.KeySize {
+		return nil, fmt.Errorf("sqlite: master key must be %d bytes", crypt.KeySize)
+	}
+	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: %q is not a plain file path", path)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := createFile(path); err != nil {
+		return nil, err
+	}
+	db := &DB{
+		path:   path,
+		now:    opts.Now,
+		master: slices.Clone(opts.MasterKey),
+		index:  vecindex.New(),
+		apps:   make(map[string]appKey),
+	}
+	if err := db.open(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) open(ctx context.Context) error {
+	bt := strconv.FormatInt(busyTimeout.Milliseconds(), 10)
+	common := "_pragma=busy_timeout(" + bt + ")&_pragma=foreign_keys(1)&_pragma=secure_delete(1)"
+	var err error
+	db.w, err = sql.Open("sqlite", db.path+"?"+common+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
+	}
+	db.w.SetMaxOpenConns(1)
+	db.w.SetMaxIdleConns(1)
+	db.w.SetConnMaxLifetime(0)
+	db.w.SetConnMaxIdleTime(0)
+	if err := db.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		return err
+	}
+	db.r, err = sql.Open("sqlite", db.path+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	db.r.SetMaxOpenConns(n)
+	db.r.SetMaxIdleConns(n)
+	if err := db.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", db.path, err)
+	}
+	if err := db.checkMasterKey(ctx); err != nil {
+		return err
+	}
+	return db.loadIndex(ctx)
+}
+
+// createFile makes the database file (mode 0600) and its directory (0700)
+// when they do not exist, so that SQLite, which gives its WAL and shared
+// memory files the database file's mode, never makes them world-readable.
+func createFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return f.Close()
+}
+
+// Close closes the database and overwrites the keys and templates it holds
+// in memory. It is safe to call more than once.
+func (db *DB) Close() error {
+	var errs []error
+	if db.r != nil {
+		errs = append(errs, db.r.Close())
+	}
+	if db.w != nil {
+		errs = append(errs, db.w.Close())
+	}
+	db.mu.Lock()
+	for id, a := range db.apps {
+		clear(a.key)
+		delete(db.apps, id)
+	}
+	db.mu.Unlock()
+	db.index.Clear()
+	clear(db.master)
+	return errors.Join(errs...)
+}
+
+// Index returns the in-process vector index. It is exposed for tests and
+// diagnostics; callers must not change it.
+func (db *DB) Index() *vecindex.Index { return db.index }
+
+// migrate applies, in file-name order, each embedded migration not yet
+// recorded in schema_migrations, each in its own transaction.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("sqlite: migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	seen := map[int]string{}
+	for _, name := range names {
+		base := filepath.Base(name)
+		num, _, _ := strings.Cut(base, "_")
+		version, err := strconv.Atoi(num)
+		if err != nil || version <= 0 {
+			return fmt.Errorf("sqlite: migration %s: name must start with a positive number", base)
+		}
+		if prev, ok := seen[version]; ok {
+			return fmt.Errorf("sqlite: migrations %s and %s share version %d", prev, base, version)
+		}
+		seen[version] = base
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = db.update(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				version, base, ms(db.now()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// checkMasterKey stores, on first use, a value sealed by the master key, and
+// later refuses a master key that cannot open it.
+func (db *DB) checkMasterKey(ctx context.Context) error {
+	const check = "likeness master key check"
+	aad := crypt.AAD("master-key-check")
+	return db.update(ctx, func(tx *sql.Tx) error {
+		var sealed []byte
+		err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'master_key_check'`).Scan(&sealed)
+		if errors.Is(err, sql.ErrNoRows) {
+			sealed, err = crypt.Seal(db.master, []byte(check), aad)
+			if err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('master_key_check', ?)`, sealed)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if pt, err := crypt.Open(db.master, sealed, aad); err != nil || string(pt) != check {
+			return fmt.Errorf("sqlite: the master key does not match the database %s", db.path)
+		}
+		return nil
+	})
+}
+
+// update runs fn in a write transaction, holding the writer lock.
+func (db *DB) update(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	return db.updateLocked(ctx, fn)
+}
+
+// updateLocked runs fn in a write transaction; the caller holds db.wmu.
+func (db *DB) updateLocked(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// checkpoint copies the WAL into the database file and truncates the WAL, so
+// that erased data does not linger in old WAL frames. Best effort: a busy
+// database is checkpointed later by SQLite itself. The caller holds db.wmu.
+func (db *DB) checkpoint(ctx context.Context) {
+	_, _ = db.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+}
+
+// ms returns t as Unix milliseconds.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMS returns Unix milliseconds as a UTC time.
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// nullTime returns a nullable millisecond column as a time pointer.
+func nullTime(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMS(v.Int64)
+	return &t
+}
+
+// nowTime returns the clock's time truncated to the stored precision.
+func (db *DB) nowTime() time.Time { return db.now().UTC().Truncate(time.Millisecond) }
+
+// sqliteCode returns the extended SQLite result code of err, or 0.
+func sqliteCode(err error) int {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
+}
+
+func isUniqueViolation(err error) bool {
+	c := sqliteCode(err)
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+func isForeignKeyViolation(err error) bool {
+	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
