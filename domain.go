@@ -123,6 +123,7 @@ type FaceService interface {
 	Face(ctx context.Context, appID, facialID string) (*Face, error)
 	// TouchAuth records a successful authentication time.
 	TouchAuth(ctx context.Context, appID, facialID string) error
-	// DeleteFace erases every copy of the face. ENOTFOUND when absent.
-	DeleteFace(ctx context.Context, appID, facialID string) error
+	// DeleteFace erases every copy of the face; reason is one of the Reason*
+	// constants and goes into the facialid.deleted event. ENOTFOUND when absent.
+	DeleteFace(ctx context.Context, appID, facialID, reason string) error
 }

@@ -202,7 +202,7 @@ func (db *DB) TouchAuth(ctx context.Context, appID, facialID string) error {
 // index entry; SQLite's secure_delete overwrites the freed content and the
 // WAL is checkpointed and truncated. ENOTFOUND when the application has no
 // such face. The consent record stays, as proof.
-func (db *DB) DeleteFace(ctx context.Context, appID, facialID string) error {
+func (db *DB) DeleteFace(ctx context.Context, appID, facialID, reason string) error {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	err := db.updateLocked(ctx, func(tx *sql.Tx) error {

@@ -432,14 +432,14 @@ func TestEnrollSearchDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := db.DeleteFace(ctx, app.ID, face.FacialID); err != nil {
+	if err := db.DeleteFace(ctx, app.ID, face.FacialID, likeness.ReasonAPI); err != nil {
 		t.Fatal(err)
 	}
 	checks := []struct {
 		what string
 		err  error
 	}{
-		{"second delete", db.DeleteFace(ctx, app.ID, face.FacialID)},
+		{"second delete", db.DeleteFace(ctx, app.ID, face.FacialID, likeness.ReasonAPI)},
 		{"touch", db.TouchAuth(ctx, app.ID, face.FacialID)},
 	}
 	for _, c := range checks {
@@ -560,7 +560,7 @@ func TestTenantIsolation(t *testing.T) {
 	_, err = db.Face(ctx, b.ID, faceA.FacialID)
 	wantCode(t, err, likeness.ENOTFOUND)
 	wantCode(t, db.TouchAuth(ctx, b.ID, faceA.FacialID), likeness.ENOTFOUND)
-	wantCode(t, db.DeleteFace(ctx, b.ID, faceA.FacialID), likeness.ENOTFOUND)
+	wantCode(t, db.DeleteFace(ctx, b.ID, faceA.FacialID, likeness.ReasonAPI), likeness.ENOTFOUND)
 	if n, _ := db.CountFaces(ctx, b.ID); n != 0 {
 		t.Fatalf("B counts %d faces", n)
 	}
@@ -594,7 +594,7 @@ func TestReopen(t *testing.T) {
 		tmpls = append(tmpls, tm)
 		faces = append(faces, mustEnroll(t, db, a.ID, tm))
 	}
-	if err := db.DeleteFace(ctx, a.ID, faces[3].FacialID); err != nil {
+	if err := db.DeleteFace(ctx, a.ID, faces[3].FacialID, likeness.ReasonAPI); err != nil {
 		t.Fatal(err)
 	}
 	priv, kid, err := db.SigningKey(ctx)
@@ -780,7 +780,7 @@ func TestConcurrentEnrollSearch(t *testing.T) {
 				}
 				enrolled[w] = append(enrolled[w], face.FacialID)
 				if i%4 == 0 {
-					if err := db.DeleteFace(ctx, app.ID, face.FacialID); err != nil {
+					if err := db.DeleteFace(ctx, app.ID, face.FacialID, likeness.ReasonAPI); err != nil {
 						t.Error(err)
 						return
 					}
