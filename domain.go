@@ -14,6 +14,7 @@ const MaxPayloadBytes = 16 << 10
 // origins, and exactly one collection of faces.
 type Application struct {
 	ID           string    // internal ID, never shown to browsers
+	OrgID        string    // the organization that owns it
 	PublicID     string    // the ID passed to new faceIO(publicId)
 	Name         string    // display name
 	Origins      []string  // allowed origins for the widget (scheme://host[:port])
@@ -23,6 +24,7 @@ type Application struct {
 
 // AppCreate is the input to AppService.CreateApp.
 type AppCreate struct {
+	OrgID      string // existing organization; empty creates one named after the application
 	Name       string
 	Origins    []string
 	WebhookURL string // optional first webhook endpoint
@@ -70,7 +72,9 @@ type ConsentRecord struct {
 	NoticeVersion int
 	NoticeSHA256  string
 	Locale        string
-	SessionID     string // the widget session (or API request ID)
+	SessionID     string     // the widget session (or API request ID)
+	Method        string     // API attestations: how the site obtained consent
+	ObtainedAt    *time.Time // API attestations: when the site obtained it
 	CreatedAt     time.Time
 }
 
@@ -99,10 +103,12 @@ type Face struct {
 // Enrollment is the input to FaceService.Enroll.
 type Enrollment struct {
 	AppID      string
+	Images     [][]byte  // source images to keep (sealed) when the collection stores images
 	ConsentID  string    // required: no enrollment without consent
 	Template   []float32 // L2-normalised embedding
 	Payload    json.RawMessage
 	ExternalID string
+	PIN        string // optional PIN (digits), stored as argon2id and a keyed MAC
 }
 
 // Match is one search hit.

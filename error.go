@@ -10,20 +10,21 @@ import (
 // Application error codes. The server maps each to an HTTP status and a
 // WebSocket reply in one place; the codes are part of the public API.
 const (
-	EINVALID      = "invalid"      // the request or its content is malformed
-	ETOOLARGE     = "too_large"    // the input exceeds a size limit
-	ENOTFOUND     = "not_found"    // the resource does not exist (or is not visible)
-	ECONFLICT     = "conflict"     // the resource already exists or is in use
-	EUNAUTHORIZED = "unauthorized" // missing or bad credentials
-	EFORBIDDEN    = "forbidden"    // credentials are fine but not allowed here
-	ERATELIMIT    = "rate_limited" // too many requests
-	EUNAVAILABLE  = "unavailable"  // overloaded or shutting down; try later
-	EINTERNAL     = "internal"     // anything else; never shown in detail
-	ENOFACE       = "no_face"      // no usable face in an image
-	EMANYFACES    = "many_faces"   // more than one face where one is required
-	EUNSUPPORTED  = "unsupported"  // a format or feature that is not supported
-	ECONSENT      = "consent"      // no consent record for an enrollment
-	EPRECONDITION = "precondition" // a precondition (state, setting) does not hold
+	EINVALID      = "invalid"            // the request or its content is malformed
+	ETOOLARGE     = "too_large"          // the input exceeds a size limit
+	ENOTFOUND     = "not_found"          // the resource does not exist (or is not visible)
+	ECONFLICT     = "conflict"           // the resource already exists or is in use
+	EUNAUTHORIZED = "unauthorized"       // missing or bad credentials
+	EFORBIDDEN    = "forbidden"          // credentials are fine but not allowed here
+	ERATELIMIT    = "rate_limited"       // too many requests
+	EUNAVAILABLE  = "unavailable"        // overloaded or shutting down; try later
+	EINTERNAL     = "internal"           // anything else; never shown in detail
+	ENOFACE       = "no_face"            // no usable face in an image
+	EMANYFACES    = "many_faces"         // more than one face where one is required
+	EUNSUPPORTED  = "unsupported"        // a format or feature that is not supported
+	ECONSENT      = "consent"            // no consent record for an enrollment
+	EPRECONDITION = "precondition"       // a precondition (state, setting) does not hold
+	EMETHOD       = "method_not_allowed" // the path exists, not with this method
 )
 
 // Error is the one error type of Likeness. Code and Message are safe to show

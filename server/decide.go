@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/likeness/likeness"
@@ -22,40 +23,93 @@ const (
 	manyFacesMax  = 6    // consecutive frames with several faces before MANY_FACES
 )
 
-// processFrame analyses one camera frame. It returns the final result when
-// the operation is decided, else a guidance hint.
-func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]any, string, *failure) {
+// Session phases after capture starts.
+type phase int
+
+const (
+	phaseCapture   phase = iota // collecting good frames
+	phaseChallenge              // strict liveness: following prompts
+	phasePIN                    // waiting for a PIN from the user
+)
+
+// Policy constants.
+const (
+	// ambiguityMargin: when the two best matches are both above the
+	// threshold and closer than this, the probe could be either person, and
+	// the server asks for the PIN instead of guessing.
+	ambiguityMargin = 0.05
+	// maxPINTries wrong PINs in one session end it with WRONG_PIN_CODE.
+	maxPINTries = 3
+	// ageSafetyMargin is added to an application's minimum age: the age model
+	// must estimate at least minimumAge + margin (see docs/age.md).
+	ageSafetyMargin = 7
+)
+
+func (ss *session) need() int {
+	if ss.op == opEnroll {
+		return ss.s.lim.EnrollFrames
+	}
+	return ss.s.lim.AuthFrames
+}
+
+// guideMsg is a guidance reply.
+func (ss *session) guideMsg(hint string) map[string]any {
+	p := math.Min(1, float64(len(ss.good))/float64(ss.need()))
+	if ss.phase == phaseChallenge && ss.chal != nil {
+		p = float64(ss.chal.done) / float64(len(ss.chal.steps))
+	}
+	return map[string]any{"type": "guide", "hint": hint, "progress": math.Round(p*100) / 100}
+}
+
+// pinMsg asks for a PIN.
+func (ss *session) pinMsg(reason string) map[string]any {
+	return map[string]any{"type": "pin", "reason": reason, "minLength": ss.set.PINMinLength}
+}
+
+// processFrame analyses one camera frame and returns the reply to it; done
+// means the reply is the final result.
+func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]any, bool, *failure) {
 	if len(frame) > ss.s.lim.MaxFrameBytes {
-		return nil, "", fail(likeness.FioProcessingErr,
+		return nil, false, fail(likeness.FioProcessingErr,
 			fmt.Sprintf("A camera frame is larger than %d bytes.", ss.s.lim.MaxFrameBytes), nil)
+	}
+	if ss.phase == phasePIN {
+		return ss.guideMsg("processing"), false, nil // a frame still in flight
 	}
 	img, err := ss.s.cfg.Engine.Decode(frame)
 	if err != nil {
-		return nil, "", fail(likeness.FioProcessingErr, "A camera frame is not a valid image.", err)
+		return nil, false, fail(likeness.FioProcessingErr, "A camera frame is not a valid image.", err)
 	}
 	want := engine.WantEmbedding | engine.WantLiveness
 	if ss.op == opEnroll {
 		want |= engine.WantAge
 	}
+	if ss.phase == phaseChallenge {
+		want = engine.WantEmbedding | engine.WantEyes
+	}
 	faces, err := ss.s.cfg.Engine.Analyze(ctx, img, want)
 	if err != nil {
-		return nil, "", fail(likeness.FioProcessingErr, "The frame could not be processed.", err)
+		return nil, false, fail(likeness.FioProcessingErr, "The frame could not be processed.", err)
 	}
 	switch {
 	case len(faces) == 0:
 		ss.manyFaces = 0
-		return nil, "no_face", nil
+		return ss.guideMsg("no_face"), false, nil
 	case len(faces) > 1:
 		ss.manyFaces++
 		if ss.manyFaces >= manyFacesMax {
-			return nil, "", fail(likeness.FioManyFaces, "Several faces are in view.", nil)
+			return nil, false, fail(likeness.FioManyFaces, "Several faces are in view.", nil)
 		}
-		return nil, "many_faces", nil
+		return ss.guideMsg("many_faces"), false, nil
 	}
 	ss.manyFaces = 0
 	f := &faces[0]
+	ss.sawFace = true
+	if ss.phase == phaseChallenge {
+		return ss.challengeFrame(ctx, f)
+	}
 	if hint := qualityHint(f, img); hint != "" {
-		return nil, hint, nil
+		return ss.guideMsg(hint), false, nil
 	}
 	if ss.firstGood.IsZero() {
 		ss.firstGood = ss.s.cfg.Now()
@@ -65,15 +119,23 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 		embedding: f.Embedding, liveness: f.Liveness, landmarks: f.Landmarks,
 		iod: float32(math.Hypot(float64(p[1].X-p[0].X), float64(p[1].Y-p[0].Y))), age: f.Age,
 	})
-	need := ss.s.lim.AuthFrames
-	if ss.op == opEnroll {
-		need = ss.s.lim.EnrollFrames
+	if len(ss.good) < ss.need() {
+		return ss.guideMsg("hold_still"), false, nil
 	}
-	if len(ss.good) < need {
-		return nil, "hold_still", nil
+	if ok, why := judgeLiveness(ss.good); !ok {
+		ss.log.Info("liveness refused", "signal", why) // which signal, never a score
+		return nil, false, fail(likeness.FioPADAttack, "The liveness check failed.", nil)
 	}
-	res, fl := ss.decide(ctx)
-	return res, "", fl
+	embs := make([][]float32, len(ss.good))
+	for i, g := range ss.good {
+		embs[i] = g.embedding
+	}
+	ss.template = meanUnit(embs)
+	if ss.set.Liveness == likeness.LivenessStrict {
+		ss.phase, ss.chal = phaseChallenge, newChallenge(ss.s.cfg.Now(), ss.s.prompts)
+		return ss.guideMsg(ss.chal.current()), false, nil
+	}
+	return ss.conclude(ctx)
 }
 
 // qualityHint returns what the user should change, or "" for a usable face.
@@ -100,65 +162,182 @@ func qualityHint(f *engine.Face, img *engine.Image) string {
 	return ""
 }
 
-// decide ends the operation once enough good frames are in.
-func (ss *session) decide(ctx context.Context) (map[string]any, *failure) {
-	if ok, why := judgeLiveness(ss.good); !ok {
-		ss.log.Info("liveness refused", "signal", why) // which signal, never a score
-		return nil, fail(likeness.FioPADAttack, "The liveness check failed.", nil)
+// conclude decides once liveness is established.
+func (ss *session) conclude(ctx context.Context) (map[string]any, bool, *failure) {
+	if ss.op == opEnroll {
+		return ss.concludeEnroll(ctx)
 	}
-	embs := make([][]float32, len(ss.good))
-	for i, g := range ss.good {
-		embs[i] = g.embedding
+	return ss.concludeAuth(ctx)
+}
+
+func (ss *session) concludeEnroll(ctx context.Context) (map[string]any, bool, *failure) {
+	for i := range ss.good {
+		for j := i + 1; j < len(ss.good); j++ {
+			if !engine.Matches(engine.Similarity(ss.good[i].embedding, ss.good[j].embedding)) {
+				return nil, false, fail(likeness.FioFaceMismatch, "The frames show different faces.", nil)
+			}
+		}
 	}
-	switch ss.op {
-	case opEnroll:
-		for i := range embs {
-			for j := i + 1; j < len(embs); j++ {
-				if !engine.Matches(engine.Similarity(embs[i], embs[j])) {
-					return nil, fail(likeness.FioFaceMismatch, "The frames show different faces.", nil)
+	if ss.set.PreventMinors && medianAge(ss.good) < float64(ss.set.MinimumAge+ageSafetyMargin) {
+		return nil, false, fail(likeness.FioMinorsNotAllowed, "Enrollment is limited to adults.", nil)
+	}
+	if ss.set.PreventDuplicates {
+		m, err := ss.s.cfg.Faces.Search(ctx, ss.app.ID, ss.template, 1)
+		if err != nil {
+			return nil, false, fail(likeness.FioProcessingErr, "The search failed.", err)
+		}
+		if len(m) > 0 && engine.Matches(m[0].Similarity) {
+			return nil, false, fail(likeness.FioFaceDuplication, "This face is already enrolled.", nil)
+		}
+	}
+	if ss.set.PIN == likeness.PINRequired {
+		ss.phase, ss.pinStep = phasePIN, "enroll"
+		return ss.pinMsg("enroll"), false, nil
+	}
+	return ss.storeEnrollment(ctx, "")
+}
+
+func (ss *session) storeEnrollment(ctx context.Context, pin string) (map[string]any, bool, *failure) {
+	face, err := ss.s.cfg.Faces.Enroll(ctx, likeness.Enrollment{
+		AppID: ss.app.ID, ConsentID: ss.consent.ID, Template: ss.template, Payload: ss.payload, PIN: pin,
+	})
+	if err != nil {
+		return nil, false, fail(likeness.FioProcessingErr, "The enrollment could not be stored.", err)
+	}
+	token, err := ss.s.signer.issue(ss.app.PublicID, face.FacialID, opEnroll)
+	if err != nil {
+		return nil, false, fail(likeness.FioProcessingErr, "The result could not be signed.", err)
+	}
+	ss.log.Info("enrolled", "facial_id", face.FacialID)
+	return map[string]any{"type": "result", "facialId": face.FacialID,
+		"timestamp": face.EnrolledAt.UTC().Format(time.RFC3339), "details": map[string]any{"age": ageRange(ss.good)},
+		"token": token}, true, nil
+}
+
+func (ss *session) concludeAuth(ctx context.Context) (map[string]any, bool, *failure) {
+	matches, err := ss.s.cfg.Faces.Search(ctx, ss.app.ID, ss.template, 2)
+	if err != nil {
+		return nil, false, fail(likeness.FioProcessingErr, "The search failed.", err)
+	}
+	if len(matches) == 0 || !engine.Matches(matches[0].Similarity) {
+		return nil, false, fail(likeness.FioUnrecognizedFace, "The face was not recognised.", nil)
+	}
+	cands := []string{matches[0].FacialID}
+	ambiguous := len(matches) > 1 && engine.Matches(matches[1].Similarity) &&
+		matches[0].Similarity-matches[1].Similarity < ambiguityMargin
+	if ambiguous {
+		cands = append(cands, matches[1].FacialID)
+	}
+	now := ss.s.cfg.Now()
+	for _, id := range cands {
+		if until, err := ss.s.cfg.Policy.Lockout(ctx, ss.app.ID, id); err == nil && until.After(now) {
+			return nil, false, fail(likeness.FioTooManyRequests, "Too many failed attempts; try again later.", nil)
+		}
+	}
+	withPIN := cands[:0:0]
+	for _, id := range cands {
+		if x, err := ss.s.cfg.Policy.FaceExtras(ctx, ss.app.ID, id); err == nil && x.HasPIN {
+			withPIN = append(withPIN, id)
+		}
+	}
+	switch {
+	case ambiguous && (ss.set.PIN == likeness.PINOff || len(withPIN) == 0):
+		// Two people are this close and nothing can tell them apart: refuse
+		// rather than guess.
+		return nil, false, fail(likeness.FioUnrecognizedFace, "The face was not recognised.", nil)
+	case ambiguous, len(withPIN) == 1 && ss.set.PIN != likeness.PINOff &&
+		(ss.set.PIN == likeness.PINRequired || ss.set.AlwaysAskPIN):
+		ss.phase, ss.pinStep, ss.pinCands = phasePIN, "authenticate", withPIN
+		return ss.pinMsg("authenticate"), false, nil
+	}
+	return ss.authSuccess(ctx, cands[0])
+}
+
+func (ss *session) authSuccess(ctx context.Context, facialID string) (map[string]any, bool, *failure) {
+	face, err := ss.s.cfg.Faces.Face(ctx, ss.app.ID, facialID)
+	if err != nil {
+		return nil, false, fail(likeness.FioUnrecognizedFace, "The face was not recognised.", err)
+	}
+	if err := ss.s.cfg.Faces.TouchAuth(ctx, ss.app.ID, face.FacialID); err != nil {
+		ss.log.Warn("touch auth", "err", err)
+	}
+	if err := ss.s.cfg.Policy.RecordAuthSuccess(ctx, ss.app.ID, face.FacialID); err != nil {
+		ss.log.Warn("auth success", "err", err)
+	}
+	token, err := ss.s.signer.issue(ss.app.PublicID, face.FacialID, opAuthenticate)
+	if err != nil {
+		return nil, false, fail(likeness.FioProcessingErr, "The result could not be signed.", err)
+	}
+	var payload any
+	if len(face.Payload) > 0 {
+		payload = face.Payload
+	}
+	ss.log.Info("authenticated", "facial_id", face.FacialID)
+	return map[string]any{"type": "result", "facialId": face.FacialID, "payload": payload, "token": token}, true, nil
+}
+
+// handlePIN takes a PIN the user typed.
+func (ss *session) handlePIN(ctx context.Context, pin string) (map[string]any, bool, *failure) {
+	if ss.phase != phasePIN {
+		return nil, false, fail(likeness.FioProcessingErr, "No PIN was asked for.", nil)
+	}
+	wellFormed := len(pin) >= ss.set.PINMinLength && len(pin) <= 16 && strings.Trim(pin, "0123456789") == ""
+	switch ss.pinStep {
+	case "enroll":
+		if !wellFormed || (ss.set.RejectWeakPINs && isWeakPIN(pin)) {
+			return ss.pinMsg("retry"), false, nil
+		}
+		if ss.set.UniquePINs {
+			used, err := ss.s.cfg.Policy.PINInUse(ctx, ss.app.ID, pin)
+			if err != nil {
+				return nil, false, fail(likeness.FioProcessingErr, "The PIN could not be checked.", err)
+			}
+			if used { // UNIQUE_PIN_REQUIRED is not fatal: ask for another
+				return ss.pinMsg("unique"), false, nil
+			}
+		}
+		ss.pinFirst, ss.pinStep = pin, "confirm"
+		return ss.pinMsg("confirm"), false, nil
+	case "confirm":
+		if pin != ss.pinFirst {
+			ss.pinFirst, ss.pinStep = "", "enroll"
+			return ss.pinMsg("retry"), false, nil
+		}
+		return ss.storeEnrollment(ctx, pin)
+	default: // authenticate
+		if wellFormed {
+			for _, id := range ss.pinCands {
+				ok, err := ss.s.cfg.Policy.CheckPIN(ctx, ss.app.ID, id, pin)
+				if err != nil {
+					return nil, false, fail(likeness.FioProcessingErr, "The PIN could not be checked.", err)
+				}
+				if ok {
+					return ss.authSuccess(ctx, id)
 				}
 			}
 		}
-		face, err := ss.s.cfg.Faces.Enroll(ctx, likeness.Enrollment{
-			AppID: ss.app.ID, ConsentID: ss.consent.ID, Template: meanUnit(embs), Payload: ss.payload,
-		})
-		if err != nil {
-			return nil, fail(likeness.FioProcessingErr, "The enrollment could not be stored.", err)
+		ss.pinTries++
+		for _, id := range ss.pinCands {
+			locked, err := ss.s.cfg.Policy.RecordAuthFailure(ctx, ss.app.ID, id, ss.set.MaxFailedAuth,
+				time.Duration(ss.set.LockoutMinutes)*time.Minute)
+			if err == nil && locked {
+				return nil, false, fail(likeness.FioTooManyRequests, "Too many failed attempts; try again later.", nil)
+			}
 		}
-		token, err := ss.s.signer.issue(ss.app.PublicID, face.FacialID, opEnroll)
-		if err != nil {
-			return nil, fail(likeness.FioProcessingErr, "The result could not be signed.", err)
+		if ss.pinTries >= maxPINTries {
+			return nil, false, fail(likeness.FioWrongPINCode, "Wrong PIN code.", nil)
 		}
-		ss.log.Info("enrolled", "facial_id", face.FacialID)
-		return map[string]any{"type": "result", "facialId": face.FacialID,
-			"timestamp": face.EnrolledAt.UTC().Format(time.RFC3339), "details": map[string]any{"age": ageRange(ss.good)},
-			"token": token}, nil
-	default:
-		matches, err := ss.s.cfg.Faces.Search(ctx, ss.app.ID, meanUnit(embs), 1)
-		if err != nil {
-			return nil, fail(likeness.FioProcessingErr, "The search failed.", err)
-		}
-		if len(matches) == 0 || !engine.Matches(matches[0].Similarity) {
-			return nil, fail(likeness.FioUnrecognizedFace, "The face was not recognised.", nil)
-		}
-		face, err := ss.s.cfg.Faces.Face(ctx, ss.app.ID, matches[0].FacialID)
-		if err != nil {
-			return nil, fail(likeness.FioUnrecognizedFace, "The face was not recognised.", err)
-		}
-		if err := ss.s.cfg.Faces.TouchAuth(ctx, ss.app.ID, face.FacialID); err != nil {
-			ss.log.Warn("touch auth", "err", err)
-		}
-		token, err := ss.s.signer.issue(ss.app.PublicID, face.FacialID, opAuthenticate)
-		if err != nil {
-			return nil, fail(likeness.FioProcessingErr, "The result could not be signed.", err)
-		}
-		var payload any = nil
-		if len(face.Payload) > 0 {
-			payload = face.Payload
-		}
-		ss.log.Info("authenticated", "facial_id", face.FacialID)
-		return map[string]any{"type": "result", "facialId": face.FacialID, "payload": payload, "token": token}, nil
+		return ss.pinMsg("retry"), false, nil
 	}
+}
+
+func medianAge(frames []goodFrame) float64 {
+	ages := make([]float64, len(frames))
+	for i, f := range frames {
+		ages[i] = float64(f.age)
+	}
+	sort.Float64s(ages)
+	return ages[len(ages)/2]
 }
 
 // meanUnit returns the L2-normalised mean of unit vectors: the template of
@@ -184,12 +363,7 @@ func meanUnit(v [][]float32) []float32 {
 // ageRange is a coarse decade band of the median age estimate ("30-39"):
 // FACEIO returns an age in details; a band is as useful and reveals less.
 func ageRange(frames []goodFrame) string {
-	ages := make([]float64, len(frames))
-	for i, f := range frames {
-		ages[i] = float64(f.age)
-	}
-	sort.Float64s(ages)
-	d := int(ages[len(ages)/2]) / 10 * 10
+	d := int(medianAge(frames)) / 10 * 10
 	return fmt.Sprintf("%d-%d", d, d+9)
 }
 

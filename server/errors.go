@@ -25,6 +25,7 @@ var httpStatus = map[string]int{
 	likeness.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	likeness.ECONSENT:      http.StatusForbidden,
 	likeness.EPRECONDITION: http.StatusPreconditionFailed,
+	likeness.EMETHOD:       http.StatusMethodNotAllowed,
 }
 
 // widgetError is a refusal the widget turns into a FACEIO code.
@@ -64,7 +65,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		case http.StatusRequestEntityTooLarge:
 			code = likeness.ETOOLARGE
 		case http.StatusMethodNotAllowed:
-			code = likeness.EUNSUPPORTED
+			code = likeness.EMETHOD
 		case http.StatusTooManyRequests:
 			code = likeness.ERATELIMIT
 		case http.StatusUnauthorized:
@@ -86,7 +87,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if errors.As(err, &we) {
 		body.FioCode = we.code
 	}
-	log := s.log.With("request_id", c.Response().Header().Get(echo.HeaderXRequestID), "path", c.Path(), "status", status)
+	log := s.log.With("request_id", c.Response().Header().Get(echo.HeaderXRequestID), "path", c.Request().URL.Path, "status", status)
 	if status >= 500 {
 		log.Error("request failed", "err", err)
 	} else {
@@ -94,6 +95,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
+		return
+	}
+	if c.Get(fioStyle) != nil { // FACEIO-compatible endpoints reply in FACEIO's shape
+		_ = c.JSON(status, map[string]any{"status": status, "error": body.Error.Message})
 		return
 	}
 	_ = c.JSON(status, body)

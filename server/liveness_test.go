@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
@@ -105,6 +106,44 @@ func TestClampDuration(t *testing.T) {
 	}{{0, def}, {-3, def}, {1, 5e9}, {10, 10e9}, {1e9, 3 * def}} {
 		if got := clampDuration(tc.in, 27e9); float64(got) != tc.want {
 			t.Errorf("clampDuration(%v) = %v, want %v", tc.in, got, fmt.Sprint(tc.want))
+		}
+	}
+}
+
+func TestChallengePrompts(t *testing.T) {
+	face := func(yaw, eyes float32) *engine.Face {
+		f := &engine.Face{EyesOpen: [2]float32{eyes, eyes}}
+		f.Quality.Yaw = yaw
+		return f
+	}
+	for _, tc := range []struct {
+		prompt string
+		seq    []*engine.Face
+		want   bool
+	}{
+		{"blink", []*engine.Face{face(0, 0.9), face(0, 0.1), face(0, 0.95)}, true},
+		{"blink", []*engine.Face{face(0, 0.1), face(0, 0.9)}, false},               // closed first: not a blink yet
+		{"blink", []*engine.Face{face(0, 0.9), face(0, 0.5), face(0, 0.9)}, false}, // half-closed is not closed
+		{"blink", []*engine.Face{face(0, 0.9), face(0, 0.9)}, false},
+		{"turn_left", []*engine.Face{face(10, 1), face(20, 1)}, true},
+		{"turn_left", []*engine.Face{face(-30, 1)}, false},
+		{"turn_right", []*engine.Face{face(-19, 1)}, true},
+		{"turn_right", []*engine.Face{face(17, 1), face(-10, 1)}, false},
+	} {
+		c := &challenge{steps: []string{tc.prompt}}
+		got := false
+		for _, f := range tc.seq {
+			got = c.met(f)
+		}
+		if got != tc.want {
+			t.Errorf("%s over %d frames: %v, want %v", tc.prompt, len(tc.seq), got, tc.want)
+		}
+	}
+	// Prompts are distinct and drawn from the pool.
+	for i := 0; i < 20; i++ {
+		c := newChallenge(time.Now(), challengePrompts[:])
+		if len(c.steps) != challengeSteps || c.steps[0] == c.steps[1] {
+			t.Fatalf("steps %v", c.steps)
 		}
 	}
 }

@@ -38,8 +38,20 @@ type Config struct {
 	Engine       Engine
 	Logger       *slog.Logger
 	Now          func() time.Time
-	DemoPublicID string // serve /demo for this application when set
+	DemoPublicID string                  // serve /demo for this application when set
+	API          APIStore                // the REST API under /v1 is served when set
+	Policy       PolicyStore             // applications' security settings
+	Webhooks     likeness.WebhookService // webhook management under /v1/webhooks when set
+	Network      Network                 // trusted proxies and country sources
 	Limits       Limits
+	// Mount registers further routes (the console and privacy pages) on the
+	// server's router, behind the same middleware and error handler.
+	Mount func(e *echo.Echo)
+	// Outcomes, when set, counts how widget sessions end, for the console's
+	// analytics: "ok" or the FACEIO code name, per application and operation.
+	Outcomes interface {
+		RecordOutcome(ctx context.Context, appID, op, outcome string) error
+	}
 }
 
 // Limits bound the widget sessions. Zero fields take the defaults.
@@ -52,6 +64,8 @@ type Limits struct {
 	IdleTimeout   time.Duration // default when the widget sends none (27 s, fio.js's)
 	ReplyTimeout  time.Duration // default whole-operation limit (40 s)
 	ConsentWait   time.Duration // how long the consent screen may stay open (10 min)
+	APIRate       float64       // requests a second per API key (default 20)
+	APIBurst      int           // burst per API key (default 40)
 }
 
 func (l Limits) withDefaults(workers int) Limits {
@@ -73,6 +87,10 @@ func (l Limits) withDefaults(workers int) Limits {
 	defd(&l.IdleTimeout, 27*time.Second)
 	defd(&l.ReplyTimeout, 40*time.Second)
 	defd(&l.ConsentWait, 10*time.Minute)
+	if l.APIRate <= 0 {
+		l.APIRate = 20
+	}
+	def(&l.APIBurst, 40)
 	return l
 }
 
@@ -86,13 +104,18 @@ type Server struct {
 	base     context.Context // cancelled at shutdown so open sessions end
 	cancel   context.CancelFunc
 	sessions sync.WaitGroup
-	slots    chan struct{} // one per running widget session
+	slots    chan struct{}  // one per running widget session
+	limits   *keyLimits     // per API key
+	sessLim  *sessionLimits // widget sessions per IP and per application
+	usage    *usageLog
+	workers  sync.WaitGroup // background work owned by the server
+	prompts  []string       // what strict liveness challenges draw from
 }
 
 // New builds a Server. It loads the signing key.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Apps == nil || cfg.Consent == nil || cfg.Faces == nil || cfg.Keys == nil || cfg.Engine == nil {
-		return nil, errors.New("server: Apps, Consent, Faces, Keys and Engine are required")
+	if cfg.Apps == nil || cfg.Consent == nil || cfg.Faces == nil || cfg.Keys == nil || cfg.Engine == nil || cfg.Policy == nil {
+		return nil, errors.New("server: Apps, Consent, Faces, Keys, Policy and Engine are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -113,7 +136,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.slots = make(chan struct{}, s.lim.MaxSessions)
+	s.limits = newKeyLimits(s.lim.APIRate, s.lim.APIBurst, cfg.Now)
+	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}
+	s.prompts = challengePrompts[:]
+	s.usage = &usageLog{recs: map[usageKey]*likeness.UsageRecord{}, now: cfg.Now}
 	s.echo = s.routes()
+	if cfg.API != nil {
+		s.workers.Add(1)
+		go func() { defer s.workers.Done(); s.flushUsage(s.base, 10*time.Second) }()
+	}
 	return s, nil
 }
 
@@ -125,13 +156,18 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders)
 	e.Use(s.accessLog)
-	e.Use(middleware.BodyLimit("2M"))
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	e.GET("/.well-known/jwks.json", s.handleJWKS)
 	e.GET("/fio.js", s.handleAsset("fio.js"))
 	e.GET("/widget/check", s.handleWidgetCheck)
 	e.GET("/widget/ws", s.handleWidgetWS)
+	if s.cfg.API != nil {
+		s.apiRoutes(e)
+	}
+	if s.cfg.Mount != nil {
+		s.cfg.Mount(e)
+	}
 	if s.cfg.DemoPublicID != "" {
 		e.GET("/demo", s.handleDemo)
 		e.GET("/demo.js", s.handleAsset("demo.js"))
@@ -165,7 +201,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	err := s.echo.Shutdown(ctx)
 	done := make(chan struct{})
-	go func() { s.sessions.Wait(); close(done) }()
+	go func() { s.sessions.Wait(); s.workers.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():

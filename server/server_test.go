@@ -67,29 +67,62 @@ func testEngine(tb testing.TB) *engine.Engine {
 }
 
 type harness struct {
-	t   testing.TB
-	srv *Server
-	ts  *httptest.Server
-	db  *sqlite.DB
-	app *likeness.Application
-	log *bytes.Buffer
+	t      testing.TB
+	srv    *Server
+	ts     *httptest.Server
+	db     *sqlite.DB
+	dir    string // the store's directory
+	app    *likeness.Application
+	apiKey string
+	log    *bytes.Buffer
+	clock  *testClock
 }
 
-func newHarness(t testing.TB, lim Limits) *harness {
+// testClock is an adjustable clock.
+type testClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+func newHarness(t testing.TB, lim Limits, opts ...func(*Config)) *harness {
 	t.Helper()
 	facesDir(t)
-	db := sqlite.OpenTest(t)
+	clock := &testClock{}
+	dir := t.TempDir()
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "likeness.db"),
+		sqlite.Options{Now: clock.Now, MasterKey: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
 	ctx := context.Background()
-	app, _, err := db.CreateApp(ctx, likeness.AppCreate{Name: "Shop", Origins: []string{testOrigin}})
+	app, sec, err := db.CreateApp(ctx, likeness.AppCreate{Name: "Shop", Origins: []string{testOrigin}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
-	h := &harness{t: t, db: db, app: app, log: logs}
-	srv, err := New(ctx, Config{
-		PublicURL: "http://likeness.test", Apps: db, Consent: consent.New(db, time.Now), Faces: db, Keys: db,
+	h := &harness{t: t, db: db, dir: dir, app: app, apiKey: sec.APIKey, log: logs, clock: clock}
+	cfg := Config{
+		PublicURL: "http://likeness.test", Apps: db, Consent: consent.New(db, clock.Now), Faces: db, Keys: db, API: db, Policy: db, Webhooks: db,
 		Engine: testEngine(t), Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)), Limits: lim,
-	})
+		Now: clock.Now,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,6 +318,11 @@ func (h *harness) verifyToken(token, wantSub, wantOp string) {
 		jwt.WithIssuer("http://likeness.test"), jwt.WithExpirationRequired())
 	if err != nil || !tok.Valid {
 		h.t.Fatalf("token does not verify: %v", err)
+	}
+	parts := strings.Split(token, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	if !strings.Contains(string(payload), `"aud":"`+h.app.PublicID+`"`) {
+		h.t.Errorf("aud is not the public ID as a string: %s", payload)
 	}
 	if claims.Subject != wantSub || claims.Op != wantOp || claims.ID == "" {
 		h.t.Errorf("claims %+v, want sub %s op %s", claims, wantSub, wantOp)
@@ -549,4 +587,9 @@ func TestShutdownEndsOpenSessions(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// readShared reads a file of the shared face set.
+func readShared(t testing.TB, rel string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(facesDir(t), filepath.FromSlash(rel)))
 }

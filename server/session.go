@@ -22,6 +22,7 @@ type session struct {
 	s     *Server
 	conn  *websocket.Conn
 	app   *likeness.Application
+	set   *likeness.Settings // the application's policy when the session began
 	op    string
 	id    string
 	log   *slog.Logger
@@ -39,8 +40,17 @@ type session struct {
 	firstGood time.Time
 
 	good       []goodFrame
-	manyFaces  int // consecutive frames with several faces
+	template   []float32 // mean of the good frames' embeddings
+	manyFaces  int       // consecutive frames with several faces
 	frameCount int
+	sawFace    bool // a face was seen since the idle timer last started
+
+	phase    phase
+	chal     *challenge
+	pinStep  string   // "enroll", "confirm" or "authenticate"
+	pinFirst string   // the PIN typed first, until it is confirmed
+	pinCands []string // Facial IDs a PIN may unlock
+	pinTries int
 }
 
 // goodFrame is what a usable frame leaves behind: only in memory, only for
@@ -66,6 +76,7 @@ type clientMsg struct {
 	SHA256       string          `json:"sha256"`
 	OK           bool            `json:"ok"`
 	Error        string          `json:"error"`
+	PIN          string          `json:"pin"`
 }
 
 // failure ends a session with a FACEIO code and a short safe message; err is
@@ -82,10 +93,10 @@ func fail(code likeness.FioCode, msg string, err error) *failure {
 	return &failure{code: code, msg: msg, err: err}
 }
 
-func newSession(s *Server, conn *websocket.Conn, app *likeness.Application, op, requestID string) *session {
+func newSession(s *Server, conn *websocket.Conn, app *likeness.Application, set *likeness.Settings, op, requestID string) *session {
 	id := uuid.NewString()
 	return &session{
-		s: s, conn: conn, app: app, op: op, id: id, start: s.cfg.Now(),
+		s: s, conn: conn, app: app, set: set, op: op, id: id, start: s.cfg.Now(),
 		log:  s.log.With("session", id, "request_id", requestID, "app", app.PublicID, "op", op),
 		idle: s.lim.IdleTimeout, reply: s.lim.ReplyTimeout,
 	}
@@ -114,14 +125,29 @@ func (ss *session) run() {
 			"frames", ss.frameCount, "ms", ss.s.cfg.Now().Sub(ss.start).Milliseconds())
 		if f.code != 0 {
 			ss.send(map[string]any{"type": "error", "code": int(f.code), "name": f.code.String(), "message": f.msg})
+			ss.recordOutcome(ctx, f.code.String())
 		}
 	default:
 		ss.log.Info("session succeeded", "frames", ss.frameCount,
 			"ms_from_first_good_frame", ss.s.cfg.Now().Sub(ss.firstGood).Milliseconds())
 		ss.send(res)
+		ss.recordOutcome(ctx, "ok")
 	}
 	_ = ss.conn.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+}
+
+// recordOutcome counts how the session ended (Config.Outcomes), after the
+// reply was sent; it outlives a shutdown's cancellation for a moment.
+func (ss *session) recordOutcome(ctx context.Context, outcome string) {
+	if ss.s.cfg.Outcomes == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := ss.s.cfg.Outcomes.RecordOutcome(ctx, ss.app.ID, ss.op, outcome); err != nil {
+		ss.log.Warn("outcome not counted", "err", err)
+	}
 }
 
 // read is the one reader: control messages in order, frames newest-only.
@@ -174,15 +200,6 @@ func (ss *session) send(v any) {
 	if err := ss.conn.WriteJSON(v); err != nil {
 		ss.log.Debug("write failed", "err", err)
 	}
-}
-
-func (ss *session) guide(hint string) {
-	need := ss.s.lim.AuthFrames
-	if ss.op == opEnroll {
-		need = ss.s.lim.EnrollFrames
-	}
-	p := math.Min(1, float64(len(ss.good))/float64(need))
-	ss.send(map[string]any{"type": "guide", "hint": hint, "progress": math.Round(p*100) / 100})
 }
 
 // loop is the state machine. It returns the result message or a failure.
@@ -239,6 +256,17 @@ func (ss *session) loop(ctx context.Context, ctrl, frames <-chan []byte, readErr
 			if err := json.Unmarshal(raw, &m); err != nil {
 				return nil, fail(likeness.FioProcessingErr, "Malformed control message.", err)
 			}
+			if m.Type == "pin" {
+				reply, done, f := ss.handlePIN(ctx, m.PIN)
+				if f != nil {
+					return nil, f
+				}
+				if done {
+					return reply, nil
+				}
+				ss.send(reply)
+				continue
+			}
 			if f := ss.handleControl(ctx, m, beginCapture); f != nil {
 				return nil, f
 			}
@@ -249,17 +277,18 @@ func (ss *session) loop(ctx context.Context, ctrl, frames <-chan []byte, readErr
 				// for enrollment that means before consent is recorded.
 				return nil, fail(likeness.FioProcessingErr, "Frames were sent before capture was allowed.", nil)
 			}
-			res, hint, f := ss.processFrame(ctx, frame)
+			reply, done, f := ss.processFrame(ctx, frame)
 			if f != nil {
 				return nil, f
 			}
-			if res != nil {
-				return res, nil
+			if done {
+				return reply, nil
 			}
-			if hint == "ok" || hint == "hold_still" {
+			if ss.sawFace { // idleTimeout counts time without any face
+				ss.sawFace = false
 				idle.Reset(ss.idle)
 			}
-			ss.guide(hint)
+			ss.send(reply)
 		}
 	}
 }
@@ -326,8 +355,6 @@ func (ss *session) handleControl(ctx context.Context, m clientMsg, beginCapture 
 		}
 	case "abort":
 		return fail(0, "aborted by the user", nil)
-	case "pin":
-		return fail(likeness.FioProcessingErr, "No PIN was asked for.", nil)
 	default:
 		return fail(likeness.FioProcessingErr, "Unknown control message.", nil)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -25,6 +26,25 @@ type KeySource interface {
 type ResultClaims struct {
 	Op string `json:"op"` // "enroll" or "authenticate"
 	jwt.RegisteredClaims
+}
+
+// MarshalJSON writes the claims with "aud" as a single string (the
+// application's public ID), as documented, rather than golang-jwt's default
+// one-element array.
+func (c ResultClaims) MarshalJSON() ([]byte, error) {
+	aud := ""
+	if len(c.Audience) > 0 {
+		aud = c.Audience[0]
+	}
+	return json.Marshal(struct {
+		Iss string `json:"iss"`
+		Sub string `json:"sub"`
+		Aud string `json:"aud"`
+		Iat int64  `json:"iat"`
+		Exp int64  `json:"exp"`
+		Jti string `json:"jti"`
+		Op  string `json:"op"`
+	}{c.Issuer, c.Subject, aud, c.IssuedAt.Unix(), c.ExpiresAt.Unix(), c.ID, c.Op})
 }
 
 // signer issues result tokens.

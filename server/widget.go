@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"net/url"
+	"slices"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -20,28 +22,37 @@ const (
 	opAuthenticate = "authenticate"
 )
 
-// admit checks a widget request: a known application, a known operation and
-// an allowed Origin. Refusals carry the FACEIO code the widget shows.
-func (s *Server) admit(c echo.Context) (*likeness.Application, string, error) {
+// admit checks a widget request against the application's policy: a known
+// application and operation, an allowed origin and country. Refusals carry
+// the FACEIO code the widget shows.
+func (s *Server) admit(c echo.Context) (*likeness.Application, *likeness.Settings, string, error) {
 	op := c.QueryParam("op")
 	if op != opEnroll && op != opAuthenticate {
-		return nil, "", withFio(likeness.Errorf(likeness.EINVALID, "op must be enroll or authenticate."), likeness.FioProcessingErr)
+		return nil, nil, "", withFio(likeness.Errorf(likeness.EINVALID, "op must be enroll or authenticate."), likeness.FioProcessingErr)
 	}
-	app, err := s.cfg.Apps.AppByPublicID(c.Request().Context(), c.QueryParam("publicId"))
+	ctx := c.Request().Context()
+	app, err := s.cfg.Apps.AppByPublicID(ctx, c.QueryParam("publicId"))
 	if err != nil {
 		if likeness.ErrorCode(err) == likeness.ENOTFOUND {
-			return nil, "", withFio(likeness.Errorf(likeness.ENOTFOUND, "Unknown application."), likeness.FioUnauthorized)
+			return nil, nil, "", withFio(likeness.Errorf(likeness.ENOTFOUND, "Unknown application."), likeness.FioUnauthorized)
 		}
-		return nil, "", err
+		return nil, nil, "", err
+	}
+	st, err := s.cfg.Policy.Settings(ctx, app.ID)
+	if err != nil {
+		return nil, nil, "", err
 	}
 	origin := requestOrigin(c.Request())
-	if origin == "" {
-		return nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The request has no Origin header."), likeness.FioEmptyOrigin)
+	switch {
+	case origin == "" && st.RejectEmptyOrigin:
+		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The request has no Origin header."), likeness.FioEmptyOrigin)
+	case origin != "" && !originAllowed(s.allowedOrigins(app, op), origin):
+		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "This site is not allowed to use the application."), likeness.FioForbiddenOrigin)
 	}
-	if !originAllowed(app.Origins, origin) {
-		return nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "This site is not allowed to use the application."), likeness.FioForbiddenOrigin)
+	if !s.countryAllowed(c.Request(), st) {
+		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The application is not available in this country."), likeness.FioForbiddenCountry)
 	}
-	return app, op, nil
+	return app, st, op, nil
 }
 
 // requestOrigin returns the Origin header, or for a same-origin request
@@ -61,6 +72,18 @@ func requestOrigin(r *http.Request) string {
 		return scheme + "://" + r.Host
 	}
 	return ""
+}
+
+// allowedOrigins are the origins that may run op with the application: its
+// own and, for an authentication only, this server's (PublicURL), where the
+// self-service privacy page /privacy/{publicId} verifies a person. A page of
+// this server never enrolls anyone into a site's application.
+func (s *Server) allowedOrigins(app *likeness.Application, op string) []string {
+	u, err := url.Parse(s.cfg.PublicURL)
+	if op != opAuthenticate || err != nil || u.Host == "" {
+		return app.Origins
+	}
+	return append(slices.Clip(app.Origins), u.Scheme+"://"+u.Host)
 }
 
 // originAllowed reports whether a request's Origin is one of the allowed
@@ -89,7 +112,7 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 		h.Add("Vary", "Origin")
 	}
 	h.Set("Cache-Control", "no-store")
-	if _, _, err := s.admit(c); err != nil {
+	if _, _, _, err := s.admit(c); err != nil {
 		return err
 	}
 	if len(s.slots) >= cap(s.slots) {
@@ -100,9 +123,12 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 
 // handleWidgetWS upgrades to the session WebSocket after the same checks.
 func (s *Server) handleWidgetWS(c echo.Context) error {
-	app, op, err := s.admit(c)
+	app, st, op, err := s.admit(c)
 	if err != nil {
 		return err
+	}
+	if !s.sessLim.allow(app.ID, s.cfg.Network.clientIP(c.Request()), st) {
+		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
 	}
 	select {
 	case s.slots <- struct{}{}:
@@ -116,7 +142,10 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		WriteBufferSize:  4 << 10,
 		// Checked in admit already; checked again here so the upgrader never
 		// accepts an origin the application does not allow.
-		CheckOrigin: func(r *http.Request) bool { return originAllowed(app.Origins, requestOrigin(r)) },
+		CheckOrigin: func(r *http.Request) bool {
+			o := requestOrigin(r)
+			return (o == "" && !st.RejectEmptyOrigin) || originAllowed(s.allowedOrigins(app, op), o)
+		},
 	}
 	conn, err := up.Upgrade(c.Response(), c.Request(), nil)
 	if err != nil {
@@ -127,7 +156,7 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	go func() {
 		defer s.sessions.Done()
 		defer release()
-		newSession(s, conn, app, op, c.Response().Header().Get(echo.HeaderXRequestID)).run()
+		newSession(s, conn, app, st, op, c.Response().Header().Get(echo.HeaderXRequestID)).run()
 	}()
 	return nil
 }

@@ -6,5 +6,5 @@ import "embed"
 
 // FS holds the built assets.
 //
-//go:embed fio.js demo.html demo.js
+//go:embed fio.js demo.html demo.js console.css console.js
 var FS embed.FS

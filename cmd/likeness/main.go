@@ -23,10 +23,19 @@ import (
 const usage = `likeness — self-hosted, privacy-by-design face authentication
 
 Usage:
-  likeness serve --addr HOST:PORT --data DIR [--demo] [--public-url URL]
+  likeness serve --addr HOST:PORT --data DIR [--demo] [--public-url URL] [--webhook-allow-private]
   likeness app create --data DIR --name NAME --origin URL [--webhook-url URL] [--json]
+  likeness audit verify --data DIR              check every audit chain (exit 1 when broken)
+  likeness admin create --data DIR --email E [--password-file F]  make a console account (password on stdin)
   likeness eval  --faces DIR [--json]          evaluate the engine on a labelled face set
   likeness bench engine [--faces DIR] [--json]  time the engine on one core
+  likeness bench index --store embedded|weaviate --n N [--json]  vector index speed, recall, memory
+  likeness bench load --n 1,10,50,100 [--faces DIR] [--json]    concurrent widget sessions against serve
+  likeness index rebuild --data DIR [--vector-store weaviate --weaviate-url URL --weaviate-api-key-file F]
+                                               re-sync the vector store with the database
+  likeness index compact --data DIR [...]      make pending erasures physical in the vector store
+
+Vector store (serve, index): --vector-store embedded|weaviate --weaviate-url URL --weaviate-api-key-file FILE
 
 Common flags:
   --models DIR   models and ONNX Runtime library (default: ./models, $LIKENESS_MODELS_DIR)
@@ -59,13 +68,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "app":
 		return runApp(ctx, args[1:], stdout, stderr)
+	case "admin":
+		return runAdmin(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
 	case "bench":
-		if len(args) < 2 || args[1] != "engine" {
-			return usageError("usage: likeness bench engine [--faces DIR] [--json]")
+		switch {
+		case len(args) >= 2 && args[1] == "engine":
+			return runBenchEngine(ctx, args[2:], stdout, stderr)
+		case len(args) >= 2 && (args[1] == "index" || args[1] == "load" || args[1] == benchIndexChild):
+			return runBench(ctx, args[1:], stdout, stderr) // bench.go
 		}
-		return runBenchEngine(ctx, args[2:], stdout, stderr)
+		return usageError("usage: likeness bench engine|index|load …")
+	case "index":
+		return runIndex(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

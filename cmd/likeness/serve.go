@@ -20,14 +20,16 @@ import (
 	"github.com/likeness/likeness/engine"
 	"github.com/likeness/likeness/server"
 	"github.com/likeness/likeness/store/sqlite"
+	"github.com/likeness/likeness/web"
 )
 
 // demoAppName names the application `serve --demo` creates and reuses.
 const demoAppName = "Likeness demo"
 
 // openStore opens the embedded store in dir, creating dir (0700) and the
-// master key (LIKENESS_MASTER_KEY_FILE, default DIR/master.key) as needed.
-func openStore(ctx context.Context, dir string) (*sqlite.DB, error) {
+// master key (LIKENESS_MASTER_KEY_FILE, default DIR/master.key) as needed;
+// with, when given, adjusts the store's options (e.g. its vector index).
+func openStore(ctx context.Context, dir string, with ...func(*sqlite.Options)) (*sqlite.DB, error) {
 	if dir == "" {
 		return nil, usageError("--data DIR is required")
 	}
@@ -42,7 +44,11 @@ func openStore(ctx context.Context, dir string) (*sqlite.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sqlite.Open(ctx, filepath.Join(dir, "likeness.db"), sqlite.Options{Now: time.Now, MasterKey: key})
+	opts := sqlite.Options{Now: time.Now, MasterKey: key}
+	for _, f := range with {
+		f(&opts)
+	}
+	return sqlite.Open(ctx, filepath.Join(dir, "likeness.db"), opts)
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
@@ -61,6 +67,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	demo := fs.Bool("demo", false, "serve /demo with a demo application for this server's origin")
 	publicURL := fs.String("public-url", "", "the URL browsers use (default http://ADDR)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	signUp := fs.String("console-signup", web.SignUpFirst, "who may create a console account: first (only while none exists), open or off")
+	hooksPrivate := fs.Bool("webhook-allow-private", false, "allow webhooks to loopback and private addresses (development)")
+	vc := vectorFlags(fs) // index.go
+	maxSessions := fs.Int("max-sessions", 0, "concurrent widget sessions before TOO_MANY_REQUESTS (default 16 per engine worker)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -76,20 +86,36 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *publicURL == "" {
 		*publicURL = "http://" + ln.Addr().String()
 	}
-	db, err := openStore(ctx, *data)
+	vi, closeVI, err := vc.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer closeVI() // after the store
+	db, err := openStore(ctx, *data, vc.with(vi, log))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	defer startIndexMaintenance(ctx, db, log, vc)() // stopped before the store closes
+	hooks, err := newWebhookWorker(db, log, *hooksPrivate, os.Getenv)
+	if err != nil {
+		return err
+	}
+	go hooks.Run(ctx)
+	defer hooks.Close() // stops and drains webhook delivery before the store closes
 	eng, err := engine.New(*ecfg)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
 	cfg := server.Config{
-		PublicURL: *publicURL, Apps: db, Consent: consent.New(db, time.Now), Faces: db, Keys: db,
-		Engine: eng, Logger: log, Now: time.Now,
+		PublicURL: *publicURL, Apps: db, Consent: consent.New(db, time.Now), Faces: db, Keys: db, API: db, Policy: db, Webhooks: db,
+		Engine: eng, Logger: log, Now: time.Now, Limits: server.Limits{MaxSessions: *maxSessions},
 	}
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	purgeDone := make(chan struct{})
+	go func() { defer close(purgeDone); runPurges(purgeCtx, db, log, time.Hour) }()
+	defer func() { stopPurge(); <-purgeDone }()
 	if *demo {
 		app, err := demoApp(ctx, db, *publicURL, ln.Addr().(*net.TCPAddr).Port)
 		if err != nil {
@@ -97,6 +123,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.DemoPublicID = app.PublicID
 	}
+	pages, err := newPages(ctx, db, cfg, *signUp)
+	if err != nil {
+		return err
+	}
+	cfg.Mount, cfg.Outcomes = pages.Mount, db
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -116,6 +147,37 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// The embedded store serves every interface the server needs.
+var (
+	_ server.APIStore    = (*sqlite.DB)(nil)
+	_ server.PolicyStore = (*sqlite.DB)(nil)
+)
+
+// usageRetention is how long API usage records are kept.
+const usageRetention = 90 * 24 * time.Hour
+
+// runPurges erases faces past their collection's retention period and old
+// usage records, at start and then every interval, until ctx ends.
+func runPurges(ctx context.Context, db *sqlite.DB, log *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := db.PurgeExpired(ctx); err != nil {
+			log.Error("retention purge", "err", err, "purged", n)
+		} else if n > 0 {
+			log.Info("retention purge", "purged", n)
+		}
+		if _, err := db.PurgeUsage(ctx, time.Now().Add(-usageRetention)); err != nil {
+			log.Error("usage purge", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // demoApp returns the demo application, creating it on first use, with the

@@ -42,26 +42,11 @@ const (
 	base62           = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
 
-// APIKey describes an API key without the key itself.
-type APIKey struct {
-	ID         string
-	AppID      string
-	Prefix     string // the key's first characters, e.g. "lk_Ab3dE9xQ"
-	CreatedAt  time.Time
-	LastUsedAt *time.Time // updated at most once a minute
-	RevokedAt  *time.Time
-}
+// APIKey is likeness.APIKey.
+type APIKey = likeness.APIKey
 
-// WebhookEndpoint is where an application's events are delivered.
-type WebhookEndpoint struct {
-	ID        string
-	AppID     string
-	URL       string
-	Secret    string   // "whsec_…", decrypted; never log it
-	Events    []string // event types; empty means every event
-	Enabled   bool
-	CreatedAt time.Time
-}
+// WebhookEndpoint is likeness.WebhookEndpoint (see webhooks.go).
+type WebhookEndpoint = likeness.WebhookEndpoint
 
 // appKey is what the store keeps in memory for an application.
 type appKey struct {
@@ -122,12 +107,27 @@ func (db *DB) CreateApp(ctx context.Context, in likeness.AppCreate) (*likeness.A
 		}
 	}
 
+	app.OrgID = in.OrgID
 	err = db.update(ctx, func(tx *sql.Tx) error {
+		if app.OrgID == "" {
+			app.OrgID = "org_" + randomBase62(publicIDLen)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)`,
+				app.OrgID, app.Name, ms(app.CreatedAt)); err != nil {
+				return fmt.Errorf("sqlite: insert organization: %w", err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO applications
-			(id, public_id, name, origins, collection_id, data_key_wrapped, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			app.ID, app.PublicID, app.Name, string(originsJSON), app.CollectionID, wrapped, ms(app.CreatedAt)); err != nil {
+			(id, org_id, public_id, name, origins, collection_id, collection_name, data_key_wrapped, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			app.ID, app.OrgID, app.PublicID, app.Name, string(originsJSON), app.CollectionID, app.Name, wrapped, ms(app.CreatedAt)); err != nil {
+			if isForeignKeyViolation(err) {
+				return likeness.Errorf(likeness.ENOTFOUND, "Organization not found.")
+			}
 			return fmt.Errorf("sqlite: insert application: %w", err)
+		}
+		if err := db.auditTx(ctx, tx, likeness.AuditEntry{OrgID: app.OrgID, Action: "application.created",
+			AppID: app.ID, Target: app.PublicID}); err != nil {
+			return err
 		}
 		if err := insertAPIKey(ctx, tx, keyRow); err != nil {
 			return err
@@ -150,7 +150,7 @@ func (db *DB) CreateApp(ctx context.Context, in likeness.AppCreate) (*likeness.A
 	return app, secrets, nil
 }
 
-const appColumns = `id, public_id, name, origins, collection_id, created_at`
+const appColumns = `id, coalesce(org_id, ''), public_id, name, origins, collection_id, created_at`
 
 func scanApp(row interface{ Scan(...any) error }) (*likeness.Application, error) {
 	var (
@@ -158,7 +158,7 @@ func scanApp(row interface{ Scan(...any) error }) (*likeness.Application, error)
 		origins string
 		created int64
 	)
-	if err := row.Scan(&app.ID, &app.PublicID, &app.Name, &origins, &app.CollectionID, &created); err != nil {
+	if err := row.Scan(&app.ID, &app.OrgID, &app.PublicID, &app.Name, &origins, &app.CollectionID, &created); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(origins), &app.Origins); err != nil {
@@ -214,15 +214,21 @@ func (db *DB) ListApps(ctx context.Context) ([]*likeness.Application, error) {
 // EUNAUTHORIZED, with one message, for any key that is malformed, unknown or
 // revoked.
 func (db *DB) VerifyAPIKey(ctx context.Context, key string) (*likeness.Application, error) {
+	app, _, err := db.verifyAPIKey(ctx, key)
+	return app, err
+}
+
+// verifyAPIKey is VerifyAPIKey that also returns the key's ID.
+func (db *DB) verifyAPIKey(ctx context.Context, key string) (*likeness.Application, string, error) {
 	unauthorized := likeness.Errorf(likeness.EUNAUTHORIZED, "Invalid API key.")
 	if len(key) != apiKeyLen || !strings.HasPrefix(key, APIKeyPrefix) {
-		return nil, unauthorized
+		return nil, "", unauthorized
 	}
 	sum := sha256.Sum256([]byte(key))
 	rows, err := db.r.QueryContext(ctx, `SELECT id, app_id, hash, last_used_at FROM api_keys
 		WHERE prefix = ? AND revoked_at IS NULL`, key[:apiKeyShownLen])
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: api key: %w", err)
+		return nil, "", fmt.Errorf("sqlite: api key: %w", err)
 	}
 	var (
 		found    bool
@@ -238,7 +244,7 @@ func (db *DB) VerifyAPIKey(ctx context.Context, key string) (*likeness.Applicati
 		)
 		if err := rows.Scan(&id, &app, &hash, &used); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("sqlite: api key: %w", err)
+			return nil, "", fmt.Errorf("sqlite: api key: %w", err)
 		}
 		if subtle.ConstantTimeCompare(hash, sum[:]) == 1 {
 			found, keyID, appID, lastUsed = true, id, app, used
@@ -246,10 +252,10 @@ func (db *DB) VerifyAPIKey(ctx context.Context, key string) (*likeness.Applicati
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: api key: %w", err)
+		return nil, "", fmt.Errorf("sqlite: api key: %w", err)
 	}
 	if !found {
-		return nil, unauthorized
+		return nil, "", unauthorized
 	}
 	now := db.nowTime()
 	if !lastUsed.Valid || now.Sub(fromMS(lastUsed.Int64)) >= keyTouchInterval {
@@ -258,10 +264,11 @@ func (db *DB) VerifyAPIKey(ctx context.Context, key string) (*likeness.Applicati
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: api key use: %w", err)
+			return nil, "", fmt.Errorf("sqlite: api key use: %w", err)
 		}
 	}
-	return db.AppByID(ctx, appID)
+	app, err := db.AppByID(ctx, appID)
+	return app, keyID, err
 }
 
 // CreateAPIKey adds an API key to an application and returns its description
@@ -282,7 +289,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, appID string) (*APIKey, string, 
 // ListAPIKeys returns the application's API keys, revoked ones included,
 // oldest first.
 func (db *DB) ListAPIKeys(ctx context.Context, appID string) ([]*APIKey, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, app_id, prefix, created_at, last_used_at, revoked_at
+	rows, err := db.r.QueryContext(ctx, `SELECT id, app_id, prefix, role, created_at, last_used_at, revoked_at
 		FROM api_keys WHERE app_id = ? ORDER BY created_at, id`, appID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list api keys: %w", err)
@@ -295,7 +302,7 @@ func (db *DB) ListAPIKeys(ctx context.Context, appID string) ([]*APIKey, error) 
 			created       int64
 			used, revoked sql.NullInt64
 		)
-		if err := rows.Scan(&k.ID, &k.AppID, &k.Prefix, &created, &used, &revoked); err != nil {
+		if err := rows.Scan(&k.ID, &k.AppID, &k.Prefix, &k.Role, &created, &used, &revoked); err != nil {
 			return nil, fmt.Errorf("sqlite: list api keys: %w", err)
 		}
 		k.CreatedAt, k.LastUsedAt, k.RevokedAt = fromMS(created), nullTime(used), nullTime(revoked)
@@ -307,65 +314,19 @@ func (db *DB) ListAPIKeys(ctx context.Context, appID string) ([]*APIKey, error) 
 // RevokeAPIKey revokes one of the application's API keys. ENOTFOUND when the
 // application has no such key that is not already revoked.
 func (db *DB) RevokeAPIKey(ctx context.Context, appID, keyID string) error {
-	return db.update(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?
-			WHERE id = ? AND app_id = ? AND revoked_at IS NULL`, ms(db.nowTime()), keyID, appID)
-		if err != nil {
-			return fmt.Errorf("sqlite: revoke api key: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return likeness.Errorf(likeness.ENOTFOUND, "API key not found.")
-		}
-		return nil
-	})
+	return db.update(ctx, func(tx *sql.Tx) error { return revokeKeyTx(ctx, tx, appID, keyID, ms(db.nowTime())) })
 }
 
-// WebhookEndpoints returns the application's webhook endpoints with their
-// secrets decrypted, oldest first.
-func (db *DB) WebhookEndpoints(ctx context.Context, appID string) ([]*WebhookEndpoint, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, app_id, url, secret_sealed, events, enabled, created_at
-		FROM webhook_endpoints WHERE app_id = ? ORDER BY created_at, id`, appID)
+func revokeKeyTx(ctx context.Context, tx *sql.Tx, appID, keyID string, now int64) error {
+	res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ?
+		WHERE id = ? AND app_id = ? AND revoked_at IS NULL`, now, keyID, appID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: webhook endpoints: %w", err)
+		return fmt.Errorf("sqlite: revoke api key: %w", err)
 	}
-	defer rows.Close()
-	var eps []*WebhookEndpoint
-	var sealed [][]byte
-	for rows.Next() {
-		var (
-			ep      WebhookEndpoint
-			s       []byte
-			events  string
-			created int64
-		)
-		if err := rows.Scan(&ep.ID, &ep.AppID, &ep.URL, &s, &events, &ep.Enabled, &created); err != nil {
-			return nil, fmt.Errorf("sqlite: webhook endpoints: %w", err)
-		}
-		if err := json.Unmarshal([]byte(events), &ep.Events); err != nil {
-			return nil, fmt.Errorf("sqlite: webhook endpoint %s events: %w", ep.ID, err)
-		}
-		ep.CreatedAt = fromMS(created)
-		eps = append(eps, &ep)
-		sealed = append(sealed, s)
+	if n, _ := res.RowsAffected(); n == 0 {
+		return likeness.Errorf(likeness.ENOTFOUND, "API key not found.")
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(eps) == 0 {
-		return nil, nil
-	}
-	ak, err := db.appKey(ctx, appID)
-	if err != nil {
-		return nil, err
-	}
-	for i, ep := range eps {
-		secret, err := crypt.Open(ak.key, sealed[i], webhookAAD(appID, ep.ID))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: webhook endpoint %s secret: %w", ep.ID, err)
-		}
-		ep.Secret = string(secret)
-	}
-	return eps, nil
+	return nil
 }
 
 // appKey returns the application's collection and data key, from memory when
@@ -413,14 +374,14 @@ func newAPIKey(appID string, now time.Time) (string, apiKeyRow) {
 	key := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
 	sum := sha256.Sum256([]byte(key))
 	return key, apiKeyRow{
-		APIKey: APIKey{ID: uuid.NewString(), AppID: appID, Prefix: key[:apiKeyShownLen], CreatedAt: now},
+		APIKey: APIKey{ID: uuid.NewString(), AppID: appID, Prefix: key[:apiKeyShownLen], Role: RoleOwner, CreatedAt: now},
 		hash:   sum[:],
 	}
 }
 
 func insertAPIKey(ctx context.Context, tx *sql.Tx, k apiKeyRow) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, app_id, hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)`,
-		k.ID, k.AppID, k.hash, k.Prefix, ms(k.CreatedAt))
+	_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, app_id, hash, prefix, role, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.ID, k.AppID, k.hash, k.Prefix, k.Role, ms(k.CreatedAt))
 	if err != nil && !isForeignKeyViolation(err) {
 		return fmt.Errorf("sqlite: insert api key: %w", err)
 	}

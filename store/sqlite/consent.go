@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/likeness/likeness"
@@ -57,11 +59,24 @@ func (db *DB) CreateNotice(ctx context.Context, n *likeness.Notice) error {
 func (db *DB) CreateConsentRecord(ctx context.Context, rec *likeness.ConsentRecord) error {
 	rec.CreatedAt = rec.CreatedAt.UTC().Truncate(time.Millisecond)
 	err := db.update(ctx, func(tx *sql.Tx) error {
+		var obtained sql.NullInt64
+		if rec.ObtainedAt != nil {
+			obtained = sql.NullInt64{Int64: ms(*rec.ObtainedAt), Valid: true}
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO consent_records
-			(id, app_id, kind, notice_version, notice_sha256, locale, session_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			rec.ID, rec.AppID, rec.Kind, rec.NoticeVersion, rec.NoticeSHA256, rec.Locale, rec.SessionID, ms(rec.CreatedAt))
-		return err
+			(id, app_id, kind, notice_version, notice_sha256, locale, session_id, method, obtained_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			rec.ID, rec.AppID, rec.Kind, rec.NoticeVersion, rec.NoticeSHA256, rec.Locale, rec.SessionID,
+			rec.Method, obtained, ms(rec.CreatedAt))
+		if err != nil {
+			return err
+		}
+		if err := db.auditTx(ctx, tx, likeness.AuditEntry{Action: likeness.EventConsentRecorded, AppID: rec.AppID,
+			Target: rec.ID, Details: json.RawMessage(`{"kind":` + strconv.Quote(rec.Kind) + `}`)}); err != nil {
+			return err
+		}
+		return db.emitTx(ctx, tx, likeness.Event{Type: likeness.EventConsentRecorded, AppID: rec.AppID,
+			ConsentID: rec.ID, OccurredAt: rec.CreatedAt})
 	})
 	switch {
 	case isUniqueViolation(err):
@@ -81,15 +96,17 @@ func (db *DB) ConsentRecord(ctx context.Context, appID, id string) (*likeness.Co
 		rec     likeness.ConsentRecord
 		created int64
 	)
-	err := db.r.QueryRowContext(ctx, `SELECT id, app_id, kind, notice_version, notice_sha256, locale, session_id, created_at
-		FROM consent_records WHERE id = ? AND app_id = ?`, id, appID).
-		Scan(&rec.ID, &rec.AppID, &rec.Kind, &rec.NoticeVersion, &rec.NoticeSHA256, &rec.Locale, &rec.SessionID, &created)
+	var obtained sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT id, app_id, kind, notice_version, notice_sha256, locale, session_id,
+		method, obtained_at, created_at FROM consent_records WHERE id = ? AND app_id = ?`, id, appID).
+		Scan(&rec.ID, &rec.AppID, &rec.Kind, &rec.NoticeVersion, &rec.NoticeSHA256, &rec.Locale, &rec.SessionID,
+			&rec.Method, &obtained, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, likeness.Errorf(likeness.ENOTFOUND, "Consent record not found.")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: consent record: %w", err)
 	}
-	rec.CreatedAt = fromMS(created)
+	rec.CreatedAt, rec.ObtainedAt = fromMS(created), nullTime(obtained)
 	return &rec, nil
 }

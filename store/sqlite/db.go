@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -45,6 +46,12 @@ type Options struct {
 	// applications' data keys and the signing keys. Required. Open keeps a
 	// copy.
 	MasterKey []byte
+	// Index is the vector index; nil means a new in-process one
+	// (store/vecindex), which the store owns. An index passed in is the
+	// caller's to close, after the store.
+	Index likeness.VectorIndex
+	// Logger receives warnings about the vector index; nil discards them.
+	Logger *slog.Logger
 }
 
 // DB is the embedded store. It is safe for concurrent use.
@@ -55,13 +62,17 @@ type DB struct {
 	wmu    sync.Mutex
 	now    func() time.Time
 	master []byte
-	index  *vecindex.Index
+	// auditKey is the HMAC key of the audit chain, derived from the master key.
+	auditKey []byte
+	index    *indexer // the vector index (vectors.go)
 
 	mu   sync.RWMutex
 	apps map[string]appKey // by application ID: collection and data key
 
 	sigMu  sync.Mutex
 	sigKey *signingKey
+
+	outbox outbox // webhook outbox wake-up (outbox.go)
 }
 
 var (
@@ -86,13 +97,21 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := createFile(path); err != nil {
 		return nil, err
 	}
-	db := &DB{
-		path:   path,
-		now:    opts.Now,
-		master: slices.Clone(opts.MasterKey),
-		index:  vecindex.New(),
-		apps:   make(map[string]appKey),
+	ak, err := auditKey(opts.MasterKey)
+	if err != nil {
+		return nil, err
 	}
+	db := &DB{
+		path:     path,
+		now:      opts.Now,
+		auditKey: ak,
+		master:   slices.Clone(opts.MasterKey),
+		apps:     make(map[string]appKey),
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	db.index = newIndexer(db, opts.Index, opts.Logger)
 	if err := db.open(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -173,9 +192,10 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// Index returns the in-process vector index. It is exposed for tests and
-// diagnostics; callers must not change it.
-func (db *DB) Index() *vecindex.Index { return db.index }
+// Index returns the in-process vector index, nil when another backend is
+// configured. It is exposed for tests and diagnostics; callers must not
+// change it.
+func (db *DB) Index() *vecindex.Index { return db.index.embedded }
 
 // migrate applies, in file-name order, each embedded migration not yet
 // recorded in schema_migrations, each in its own transaction.

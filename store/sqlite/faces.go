@@ -82,6 +82,18 @@ func (db *DB) Enroll(ctx context.Context, in likeness.Enrollment) (*likeness.Fac
 	if in.ExternalID != "" {
 		externalID = sql.NullString{String: in.ExternalID, Valid: true}
 	}
+	var pinHash, pinMac sql.NullString
+	if in.PIN != "" {
+		h, err := hashPIN(in.PIN)
+		if err != nil {
+			return nil, err
+		}
+		m, err := pinMAC(ak.key, in.PIN)
+		if err != nil {
+			return nil, err
+		}
+		pinHash, pinMac = sql.NullString{String: h, Valid: true}, sql.NullString{String: m, Valid: true}
+	}
 
 	// Hold the writer lock across the transaction and the index update, so
 	// that the index changes in the order the database does.
@@ -102,19 +114,29 @@ func (db *DB) Enroll(ctx context.Context, in likeness.Enrollment) (*likeness.Fac
 			return fmt.Errorf("sqlite: consent check: %w", err)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO faces
-			(facial_id, app_id, external_id, payload_sealed, consent_id, template_sealed, enrolled_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			face.FacialID, face.AppID, externalID, sealedPayload, face.ConsentID, sealedTmpl, ms(face.EnrolledAt))
+			(facial_id, app_id, external_id, payload_sealed, consent_id, template_sealed, enrolled_at, pin_hash, pin_mac)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			face.FacialID, face.AppID, externalID, sealedPayload, face.ConsentID, sealedTmpl, ms(face.EnrolledAt), pinHash, pinMac)
 		if err != nil {
 			return fmt.Errorf("sqlite: insert face: %w", err)
 		}
-		return nil
+		if err := db.storeImagesTx(ctx, tx, ak, face, in.Images); err != nil {
+			return err
+		}
+		if err := db.auditTx(ctx, tx, likeness.AuditEntry{Action: likeness.EventEnrolled, AppID: face.AppID,
+			Target: face.FacialID}); err != nil {
+			return err
+		}
+		return db.emitTx(ctx, tx, likeness.Event{Type: likeness.EventEnrolled, AppID: face.AppID, FacialID: face.FacialID,
+			ExternalID: face.ExternalID, Payload: payload, ConsentID: face.ConsentID, OccurredAt: face.EnrolledAt})
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err := db.index.Add(ak.collection, face.FacialID, tmpl); err != nil {
-		return nil, fmt.Errorf("sqlite: index face: %w", err) // unreachable: checked above
+		// Only an unusable vector, checked above; an unreachable index is
+		// journaled and retried (vectors.go).
+		return nil, fmt.Errorf("sqlite: index face: %w", err)
 	}
 	clear(tmpl)
 	return face, nil
@@ -139,11 +161,14 @@ func (db *DB) Search(ctx context.Context, appID string, probe []float32, k int) 
 	if d := db.index.Dim(ak.collection); d != 0 && d != len(probe) {
 		return nil, likeness.Errorf(likeness.EINVALID, "Probe dimension does not match the collection's.")
 	}
-	m := db.index.Search(ak.collection, probe, k)
+	m, err := db.index.search(ctx, ak.collection, probe, k)
+	if err != nil {
+		return nil, err
+	}
 	if m == nil {
 		m = []likeness.Match{}
 	}
-	return m, nil
+	return db.liveMatches(ctx, appID, m)
 }
 
 // Face returns one face of the application, payload decrypted, never the
@@ -186,15 +211,17 @@ func (db *DB) Face(ctx context.Context, appID, facialID string) (*likeness.Face,
 // authentication. ENOTFOUND when the application has no such face.
 func (db *DB) TouchAuth(ctx context.Context, appID, facialID string) error {
 	return db.update(ctx, func(tx *sql.Tx) error {
+		now := db.nowTime()
 		res, err := tx.ExecContext(ctx, `UPDATE faces SET last_auth_at = ? WHERE app_id = ? AND facial_id = ?`,
-			ms(db.nowTime()), appID, facialID)
+			ms(now), appID, facialID)
 		if err != nil {
 			return fmt.Errorf("sqlite: touch face: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return likeness.Errorf(likeness.ENOTFOUND, "Face not found.")
 		}
-		return nil
+		return db.emitTx(ctx, tx, likeness.Event{Type: likeness.EventAuthenticated, AppID: appID, FacialID: facialID,
+			OccurredAt: now})
 	})
 }
 
@@ -206,12 +233,22 @@ func (db *DB) DeleteFace(ctx context.Context, appID, facialID, reason string) er
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	err := db.updateLocked(ctx, func(tx *sql.Tx) error {
+		// Before the row goes: the event may carry the external ID.
+		if err := db.emitTx(ctx, tx, likeness.Event{Type: likeness.EventDeleted, AppID: appID, FacialID: facialID,
+			Reason: reason}); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM faces WHERE app_id = ? AND facial_id = ?`, appID, facialID)
 		if err != nil {
 			return fmt.Errorf("sqlite: delete face: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return likeness.Errorf(likeness.ENOTFOUND, "Face not found.")
+		}
+		details, _ := json.Marshal(map[string]string{"reason": reason})
+		if err := db.auditTx(ctx, tx, likeness.AuditEntry{Action: likeness.EventDeleted, AppID: appID,
+			Target: facialID, Details: details}); err != nil {
+			return err
 		}
 		return nil
 	})
@@ -232,68 +269,6 @@ func (db *DB) CountFaces(ctx context.Context, appID string) (int, error) {
 		return 0, fmt.Errorf("sqlite: count faces: %w", err)
 	}
 	return n, nil
-}
-
-// loadIndex decrypts every application's templates into the index.
-func (db *DB) loadIndex(ctx context.Context) error {
-	rows, err := db.r.QueryContext(ctx, `SELECT id FROM applications WHERE data_key_wrapped IS NOT NULL`)
-	if err != nil {
-		return fmt.Errorf("sqlite: load index: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("sqlite: load index: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: load index: %w", err)
-	}
-	for _, appID := range ids {
-		if err := db.loadApp(ctx, appID); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (db *DB) loadApp(ctx context.Context, appID string) error {
-	ak, err := db.appKey(ctx, appID)
-	if err != nil {
-		return err
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT facial_id, template_sealed FROM faces WHERE app_id = ?`, appID)
-	if err != nil {
-		return fmt.Errorf("sqlite: load index: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id     string
-			sealed []byte
-		)
-		if err := rows.Scan(&id, &sealed); err != nil {
-			return fmt.Errorf("sqlite: load index: %w", err)
-		}
-		plain, err := crypt.Open(ak.key, sealed, templateAAD(appID, id))
-		if err != nil {
-			return fmt.Errorf("sqlite: template of face %s (application %s): %w", id, appID, err)
-		}
-		tmpl, err := decodeTemplate(plain)
-		clear(plain)
-		if err == nil {
-			err = db.index.Add(ak.collection, id, tmpl)
-			clear(tmpl)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: template of face %s (application %s): %w", id, appID, err)
-		}
-	}
-	return rows.Err()
 }
 
 // encodeTemplate returns the template as little-endian float32s.

@@ -4,10 +4,19 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/store/vecindex/synth"
+	"github.com/likeness/likeness/store/vecindex/vectest"
 )
+
+func TestContract(t *testing.T) {
+	vectest.Run(t, func(t *testing.T) likeness.VectorIndex { return NewVectors() })
+}
 
 func randVec(r *rand.Rand, d int) []float32 {
 	v := make([]float32, d)
@@ -17,47 +26,38 @@ func randVec(r *rand.Rand, d int) []float32 {
 	return v
 }
 
-// naive is the reference: normalise everything, score all, sort.
-func naive(vecs map[string][]float32, q []float32, k int) []string {
+// naive is the reference: normalise everything, score all in float64, sort.
+func naive(vecs map[string][]float32, q []float32) map[string]float64 {
 	nq, _ := Normalize(q)
-	type sc struct {
-		id string
-		s  float64
-	}
-	var all []sc
+	out := map[string]float64{}
 	for id, v := range vecs {
 		nv, _ := Normalize(v)
 		var s float64
 		for i := range nv {
 			s += float64(nv[i]) * float64(nq[i])
 		}
-		all = append(all, sc{id, s})
+		out[id] = s
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].s > all[j].s })
-	var ids []string
-	for i := 0; i < k && i < len(all); i++ {
-		ids = append(ids, all[i].id)
-	}
-	return ids
+	return out
 }
 
 func TestSearchMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, d := range []int{1, 3, 4, 7, 128, 513} {
-		t.Run(fmt.Sprint("dim", d), func(t *testing.T) {
+	for _, tc := range []struct{ dim, n int }{{1, 300}, {3, 300}, {4, 300}, {7, 300}, {128, 300}, {513, 300}, {256, 5000}, {512, 5000}} {
+		t.Run(fmt.Sprintf("dim%d_n%d", tc.dim, tc.n), func(t *testing.T) {
 			ix := New()
 			vecs := map[string][]float32{}
-			for i := range 300 {
-				id := fmt.Sprintf("id%03d", i)
-				v := randVec(r, d)
+			for i := range tc.n {
+				id := fmt.Sprintf("id%05d", i)
+				v := randVec(r, tc.dim)
 				vecs[id] = v
 				if err := ix.Add("c", id, v); err != nil {
 					t.Fatal(err)
 				}
 			}
 			// Remove a third, in a scattered order, to exercise swap-remove.
-			for i := 0; i < 300; i += 3 {
-				id := fmt.Sprintf("id%03d", (i*7)%300)
+			for i := 0; i < tc.n; i += 3 {
+				id := fmt.Sprintf("id%05d", (i*7)%tc.n)
 				if _, ok := vecs[id]; !ok {
 					continue
 				}
@@ -70,35 +70,46 @@ func TestSearchMatchesNaive(t *testing.T) {
 				t.Fatalf("Len = %d, want %d", ix.Len("c"), len(vecs))
 			}
 			for range 20 {
-				q := randVec(r, d)
+				// Probes near a stored vector, as real searches are.
+				var q []float32
+				for _, v := range vecs {
+					q = v
+					break
+				}
+				q = append([]float32(nil), q...)
+				for i := range q {
+					q[i] += 0.3 * float32(r.NormFloat64()) / float32(math.Sqrt(float64(tc.dim)))
+				}
+				exact := naive(vecs, q)
+				tol := 3e-3 // int8 components; coarser with a handful of dimensions
+				if tc.dim < 16 {
+					tol = 1e-2
+				}
 				for _, k := range []int{1, 5, 1000} {
 					got := ix.Search("c", q, k)
-					want := naive(vecs, q, k)
-					if len(got) != len(want) {
-						t.Fatalf("k=%d: %d results, want %d", k, len(got), len(want))
+					if want := min(k, len(vecs)); len(got) != want {
+						t.Fatalf("k=%d: %d results, want %d", k, len(got), want)
 					}
-					for i := range got {
-						if got[i].FacialID != want[i] && math.Abs(float64(got[i].Similarity)-float64(ixScore(ix, want[i], q))) > 1e-5 {
-							t.Fatalf("k=%d rank %d: %s, want %s", k, i, got[i].FacialID, want[i])
+					for i, m := range got {
+						if d := math.Abs(float64(m.Similarity) - exact[m.FacialID]); d > tol {
+							t.Fatalf("k=%d rank %d: similarity %v, exact %v", k, i, m.Similarity, exact[m.FacialID])
 						}
 						if i > 0 && got[i].Similarity > got[i-1].Similarity {
 							t.Fatal("results not best first")
 						}
 					}
+					// The best match is the exact best, up to quantisation.
+					best := math.Inf(-1)
+					for _, s := range exact {
+						best = max(best, s)
+					}
+					if exact[got[0].FacialID] < best-2*tol {
+						t.Fatalf("k=%d: top similarity %v, exact best %v", k, exact[got[0].FacialID], best)
+					}
 				}
 			}
 		})
 	}
-}
-
-func ixScore(ix *Index, id string, q []float32) float32 {
-	m := ix.Search("c", q, ix.Len("c"))
-	for _, x := range m {
-		if x.FacialID == id {
-			return x.Similarity
-		}
-	}
-	return float32(math.NaN())
 }
 
 func TestIndexBehaviour(t *testing.T) {
@@ -140,7 +151,7 @@ func TestIndexBehaviour(t *testing.T) {
 			}
 		})
 	}
-	if m := ix.Search("app1", []float32{3, 4}, 1); math.Abs(float64(m[0].Similarity)-1) > 1e-6 {
+	if m := ix.Search("app1", []float32{3, 4}, 1); math.Abs(float64(m[0].Similarity)-1) > 1e-3 {
 		t.Fatalf("self similarity %v, want 1", m[0].Similarity)
 	}
 	if err := ix.Add("app1", "c", []float32{1, 2, 3}); err == nil {
@@ -157,6 +168,10 @@ func TestIndexBehaviour(t *testing.T) {
 	}
 	if ix.Len("app1") != 2 {
 		t.Fatalf("Len after replace = %d", ix.Len("app1"))
+	}
+	// Equal similarities are ordered by ID.
+	if m := ix.Search("app1", []float32{0, -1}, 2); m[0].FacialID != "a" || m[1].FacialID != "b" {
+		t.Fatalf("ties: %v, want a then b", m)
 	}
 	if ix.Remove("app2", "a") {
 		t.Fatal("Remove from another collection succeeded")
@@ -178,21 +193,67 @@ func TestIndexBehaviour(t *testing.T) {
 	}
 }
 
+// allZero reports whether every slot at or after n in the collection's
+// chunks is zero.
+func allZero(c *coll) bool {
+	for ci, ch := range c.chunks {
+		for j := range chunkLen {
+			if ci*chunkLen+j < c.n {
+				continue
+			}
+			if ch.scale[j] != 0 {
+				return false
+			}
+			for _, x := range ch.q[j*c.dim : (j+1)*c.dim] {
+				if x != 0 {
+					return false
+				}
+			}
+			for _, x := range ch.a[j*c.aw : (j+1)*c.aw] {
+				if x != 0 {
+					return false
+				}
+			}
+			for _, x := range ch.b[j*c.bw : (j+1)*c.bw] {
+				if x != 0 {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
 func TestRemoveOverwritesMemory(t *testing.T) {
 	ix := New()
-	for i := range 100 {
-		if err := ix.Add("c", fmt.Sprint(i), []float32{1, float32(i + 1)}); err != nil {
+	r := rand.New(rand.NewPCG(4, 4))
+	n := chunkLen + 100 // two chunks
+	for i := range n {
+		if err := ix.Add("c", strconv.Itoa(i), randVec(r, 300)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i := range 99 {
-		ix.Remove("c", fmt.Sprint(i))
-	}
 	c := ix.cols["c"]
-	tail := c.vecs[len(c.vecs):cap(c.vecs)]
-	for _, x := range tail {
+	first := c.chunks[0]
+	second := c.chunks[1]
+	for i := range 150 {
+		ix.Remove("c", strconv.Itoa(i*3))
+	}
+	if len(c.chunks) != 1 {
+		t.Fatalf("%d chunks after emptying the second", len(c.chunks))
+	}
+	if !allZero(c) {
+		t.Fatal("a removed vector remains in a vacated slot")
+	}
+	for _, x := range second.q {
 		if x != 0 {
-			t.Fatal("a removed vector remains in the backing array")
+			t.Fatal("the released chunk was not overwritten")
+		}
+	}
+	ix.Drop("c")
+	for _, x := range first.q {
+		if x != 0 {
+			t.Fatal("Drop did not overwrite the vectors")
 		}
 	}
 }
@@ -205,7 +266,7 @@ func TestConcurrent(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(w), 9))
 			for i := range 200 {
 				id := fmt.Sprintf("%d-%d", w, i)
-				if err := ix.Add("c", id, randVec(r, 16)); err != nil {
+				if err := ix.Add("c", id, randVec(r, 160)); err != nil {
 					t.Error(err)
 					return
 				}
@@ -217,7 +278,7 @@ func TestConcurrent(t *testing.T) {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 10))
 			for range 200 {
-				m := ix.Search("c", randVec(r, 16), 3)
+				m := ix.Search("c", randVec(r, 160), 3)
 				for i := 1; i < len(m); i++ {
 					if m[i].Similarity > m[i-1].Similarity {
 						t.Error("unordered results")
@@ -233,19 +294,90 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
+// TestGenuineRecall checks recall@1 against exact search for new photos of
+// enrolled faces in a synthetic gallery: 50,000 faces by default
+// (LIKENESS_RECALL_N overrides; `likeness bench index` runs a million).
+func TestGenuineRecall(t *testing.T) {
+	n := 50000
+	if testing.Short() || raceEnabled {
+		n = 10000
+	}
+	if s := os.Getenv("LIKENESS_RECALL_N"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	const dim, queries = 512, 300
+	g := synth.New(21, dim)
+	ix := New()
+	gallery := make([]float32, 0, n*dim)
+	for i := range n {
+		v := g.Identity()
+		gallery = append(gallery, v...)
+		if err := ix.Add("c", strconv.Itoa(i), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	probes := make([][]float32, queries)
+	hard := 0
+	for i := range probes {
+		j := g.IntN(n)
+		sim := g.Genuine()
+		if i%10 == 0 { // one in ten at the hardest genuine similarities seen
+			sim = synth.GenuineMin + 0.08*g.Float()
+			hard++
+		}
+		probes[i] = g.Probe(gallery[j*dim:(j+1)*dim], sim)
+	}
+	best, _ := synth.Exact(gallery, dim, probes, 2)
+	hits := 0
+	for i, p := range probes {
+		if m := ix.Search("c", p, 1); len(m) == 1 && m[0].FacialID == strconv.Itoa(best[i]) {
+			hits++
+		}
+	}
+	recall := float64(hits) / queries
+	t.Logf("n=%d: recall@1 %.4f over %d genuine probes (%d hard)", n, recall, queries, hard)
+	if recall < 0.99 {
+		t.Fatalf("recall@1 %.4f, want ≥ 0.99", recall)
+	}
+}
+
+// BenchmarkSearch times top-1 searches with genuine probes; LIKENESS_BENCH_N
+// sets the collection size (default 1,000 and 100,000).
 func BenchmarkSearch(b *testing.B) {
-	for _, n := range []int{1000, 100000} {
+	sizes := []int{1000, 100000}
+	if s := os.Getenv("LIKENESS_BENCH_N"); s != "" {
+		n, _ := strconv.Atoi(s)
+		sizes = []int{n}
+	}
+	for _, n := range sizes {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			r := rand.New(rand.NewPCG(1, 1))
+			g := synth.New(1, 512)
 			ix := New()
+			var ids [][]float32
 			for i := range n {
-				_ = ix.Add("c", fmt.Sprint(i), randVec(r, 512))
+				v := g.Identity()
+				if i < 100 {
+					ids = append(ids, v)
+				}
+				_ = ix.Add("c", fmt.Sprint(i), v)
 			}
-			q := randVec(r, 512)
+			qs := make([][]float32, len(ids))
+			for i, v := range ids {
+				qs[i] = g.Probe(v, g.Genuine())
+			}
+			i := 0
 			b.ResetTimer()
 			for b.Loop() {
-				ix.Search("c", q, 5)
+				ix.Search("c", qs[i%len(qs)], 1)
+				i++
 			}
 		})
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	v, err := Normalize([]float32{3, 4})
+	if err != nil || math.Abs(float64(v[0])-0.6) > 1e-7 || math.Abs(float64(v[1])-0.8) > 1e-7 {
+		t.Fatalf("Normalize = %v, %v", v, err)
 	}
 }

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// errAuditBroken makes `audit verify` exit non-zero.
+type errAuditBroken int
+
+func (e errAuditBroken) Error() string {
+	return fmt.Sprintf("the audit trail is broken: %d problems", int(e))
+}
+
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return usageError("usage: likeness audit verify --data DIR [--org ID] [--json]")
+	}
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	data := fs.String("data", "", "data directory (embedded store)")
+	org := fs.String("org", "", "only this organization")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, problems, err := db.VerifyAudit(ctx, *org)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := json.NewEncoder(stdout).Encode(map[string]any{"entries": n, "ok": len(problems) == 0, "problems": problems}); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range problems {
+			fmt.Fprintf(stdout, "%s #%d: %s\n", p.OrgID, p.Seq, p.Problem)
+		}
+		if len(problems) == 0 {
+			fmt.Fprintf(stdout, "audit trail intact: %d entries\n", n)
+		}
+	}
+	if len(problems) > 0 {
+		return errAuditBroken(len(problems))
+	}
+	return nil
+}

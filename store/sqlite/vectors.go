@@ -1,0 +1,743 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/crypt"
+	"github.com/likeness/likeness/store/vecindex"
+)
+
+// The vector index is a derived copy of the faces table (see vector.go at
+// the root). The store writes it after each commit, holding the writer lock
+// so that it changes in the order the database does; a change that may not
+// have reached it is in vector_journal (migration 0004) until it has.
+
+const (
+	// indexTimeout bounds one index call made after a commit.
+	indexTimeout = 30 * time.Second
+	// loadBatch is how many templates a loader worker decrypts at a time.
+	loadBatch = 256
+	// secretInfo labels the collection secret derived from the data key.
+	secretInfo = "likeness vector-index collection secret v1\x00"
+)
+
+// indexer is the store's view of the configured likeness.VectorIndex. Its
+// methods without a context are called after a commit with the writer lock
+// held; they never fail for a reason the caller could act on: a change that
+// does not reach a networked index stays in the journal and is retried by
+// SyncIndex.
+type indexer struct {
+	db       *DB
+	vi       likeness.VectorIndex
+	own      bool            // the store made vi and closes it
+	embedded *vecindex.Index // vi's index when it is the in-process one
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	ensured map[string]bool // collections ensured by this process
+}
+
+func newIndexer(db *DB, vi likeness.VectorIndex, log *slog.Logger) *indexer {
+	x := &indexer{db: db, vi: vi, log: log, ensured: make(map[string]bool)}
+	if vi == nil {
+		v := vecindex.NewVectors()
+		x.vi, x.own = v, true
+	}
+	if v, ok := x.vi.(*vecindex.Vectors); ok {
+		x.embedded = v.Index()
+	}
+	return x
+}
+
+func bg() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), indexTimeout)
+}
+
+// ensure makes the collection ready in the index, once per process.
+func (x *indexer) ensure(ctx context.Context, collection string) error {
+	x.mu.Lock()
+	ok := x.ensured[collection]
+	x.mu.Unlock()
+	if ok {
+		return nil
+	}
+	secret, err := x.db.collectionSecret(ctx, collection)
+	if err != nil {
+		return err
+	}
+	defer clear(secret)
+	if err := x.vi.Ensure(ctx, collection, secret); err != nil {
+		return err
+	}
+	x.mu.Lock()
+	x.ensured[collection] = true
+	x.mu.Unlock()
+	return nil
+}
+
+func (x *indexer) forget(collection string) {
+	x.mu.Lock()
+	delete(x.ensured, collection)
+	x.mu.Unlock()
+}
+
+// Dim returns the collection's dimension, 0 when empty or unknown.
+func (x *indexer) Dim(collection string) int {
+	ctx, cancel := bg()
+	defer cancel()
+	if err := x.ensure(ctx, collection); err != nil {
+		return 0
+	}
+	d, err := x.vi.Dim(ctx, collection)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// Add indexes a committed face. An unusable vector is an error; any other
+// failure is journaled for SyncIndex and logged.
+func (x *indexer) Add(collection, id string, v []float32) error {
+	ctx, cancel := bg()
+	defer cancel()
+	err := x.ensure(ctx, collection)
+	if err == nil {
+		err = x.vi.Add(ctx, collection, id, v)
+	}
+	if err == nil || likeness.ErrorCode(err) == likeness.EINVALID {
+		return err
+	}
+	x.log.Warn("vector index: add failed; journaled for retry", "collection", collection, "facial_id", id, "err", err)
+	if jerr := x.db.updateLocked(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO vector_journal (collection_id, facial_id, op)
+			VALUES (?, ?, 'add')`, collection, id)
+		return err
+	}); jerr != nil {
+		x.log.Error("vector index: journal failed; run `likeness index rebuild`", "collection", collection, "err", jerr)
+	}
+	return nil
+}
+
+// Remove takes a deleted face out of the index (the deleting transaction
+// journaled it). It reports true: a failure is retried by SyncIndex.
+func (x *indexer) Remove(collection, id string) bool {
+	ctx, cancel := bg()
+	defer cancel()
+	err := x.ensure(ctx, collection)
+	if err == nil {
+		err = x.vi.Remove(ctx, collection, id)
+	}
+	if err != nil {
+		x.log.Warn("vector index: remove failed; journaled for retry", "collection", collection, "facial_id", id, "err", err)
+	}
+	return true
+}
+
+// Drop deletes a deleted application's collection from the index. A
+// failure leaves the journal rows, and SyncIndex drops it later.
+func (x *indexer) Drop(collection string) {
+	ctx, cancel := bg()
+	defer cancel()
+	x.forget(collection)
+	if err := x.vi.Drop(ctx, collection); err != nil {
+		x.log.Warn("vector index: drop failed; retried by SyncIndex", "collection", collection, "err", err)
+		return
+	}
+	if err := x.db.updateLocked(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM vector_journal WHERE collection_id = ?`, collection)
+		return err
+	}); err != nil {
+		x.log.Warn("vector index: journal cleanup failed", "collection", collection, "err", err)
+	}
+}
+
+// Clear releases the index at Close: the store closes only an index it
+// made; an index passed in Options is closed by its owner.
+func (x *indexer) Clear() {
+	if x.own {
+		_ = x.vi.Close()
+	}
+}
+
+// search searches one collection.
+func (x *indexer) search(ctx context.Context, collection string, q []float32, k int) ([]likeness.Match, error) {
+	if err := x.ensure(ctx, collection); err != nil {
+		return nil, err
+	}
+	m, err := x.vi.Search(ctx, collection, q, k)
+	if err != nil && likeness.ErrorCode(err) == likeness.EINTERNAL {
+		return nil, likeness.Wrap(err, likeness.EUNAVAILABLE, "The face index is unavailable; try again.")
+	}
+	return m, err
+}
+
+// VectorIndex returns the configured vector index (for tools and tests;
+// callers must not change it behind the store's back).
+func (db *DB) VectorIndex() likeness.VectorIndex { return db.index.vi }
+
+// collectionSecret derives the collection's index secret from its
+// application's data key, so that destroying the data key destroys every
+// secret a backend used to protect the collection's vectors.
+func (db *DB) collectionSecret(ctx context.Context, collection string) ([]byte, error) {
+	var appID string
+	db.mu.RLock()
+	for id, ak := range db.apps {
+		if ak.collection == collection {
+			appID = id
+			break
+		}
+	}
+	db.mu.RUnlock()
+	if appID == "" {
+		err := db.r.QueryRowContext(ctx, `SELECT id FROM applications WHERE collection_id = ? AND data_key_wrapped IS NOT NULL`,
+			collection).Scan(&appID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, likeness.Errorf(likeness.ENOTFOUND, "Application not found.")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: collection %s: %w", collection, err)
+		}
+	}
+	ak, err := db.appKey(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	return hkdf.Key(sha256.New, ak.key, nil, secretInfo+collection, 32)
+}
+
+// liveMatches drops matches whose face is no longer in the database: the
+// index may lag behind an erasure (a crash, an unreachable backend), never
+// the answer.
+func (db *DB) liveMatches(ctx context.Context, appID string, m []likeness.Match) ([]likeness.Match, error) {
+	if len(m) == 0 {
+		return m, nil
+	}
+	args := make([]any, 0, len(m)+1)
+	args = append(args, appID)
+	for _, x := range m {
+		args = append(args, x.FacialID)
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT facial_id FROM faces WHERE app_id = ? AND facial_id IN (?`+
+		strings.Repeat(",?", len(m)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: search: %w", err)
+	}
+	defer rows.Close()
+	live := make(map[string]bool, len(m))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("sqlite: search: %w", err)
+		}
+		live[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: search: %w", err)
+	}
+	if len(live) == len(m) {
+		return m, nil
+	}
+	return slices.DeleteFunc(m, func(x likeness.Match) bool { return !live[x.FacialID] }), nil
+}
+
+// appCollections returns every live application's ID by collection.
+func (db *DB) appCollections(ctx context.Context) (map[string]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, collection_id FROM applications WHERE data_key_wrapped IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: applications: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, col string
+		if err := rows.Scan(&id, &col); err != nil {
+			return nil, fmt.Errorf("sqlite: applications: %w", err)
+		}
+		out[col] = id
+	}
+	return out, rows.Err()
+}
+
+// loadIndex runs at Open: it ensures every collection in the index and, for
+// an index that does not keep its vectors across restarts, loads every
+// template into it (decrypted by all cores); for one that does, it applies
+// what the journal says is owed (SyncIndex).
+func (db *DB) loadIndex(ctx context.Context) error {
+	cols, err := db.appCollections(ctx)
+	if err != nil {
+		return err
+	}
+	for col := range cols {
+		if err := db.index.ensure(ctx, col); err != nil {
+			return fmt.Errorf("sqlite: vector index: %w", err)
+		}
+	}
+	if db.index.vi.Durable() {
+		if err := db.SyncIndex(ctx); err != nil {
+			// The server can still start: the journal is retried later.
+			db.index.log.Warn("vector index: journal not applied at start", "err", err)
+		}
+		return nil
+	}
+	if err := db.loadAll(ctx, cols); err != nil {
+		return err
+	}
+	// The journal is left alone: it may be owed to a durable index that
+	// another process (the server) is configured with.
+	return nil
+}
+
+// loadAll decrypts every template of the live applications into the
+// index: one reader per core, each over its own range of the faces table's
+// rowids, decrypting and adding what it reads.
+func (db *DB) loadAll(ctx context.Context, cols map[string]string) error {
+	keys := make(map[string]appKey, len(cols))
+	for _, appID := range cols {
+		ak, err := db.appKey(ctx, appID)
+		if err != nil {
+			return err
+		}
+		keys[appID] = ak
+	}
+	var last int64
+	if err := db.r.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM faces`).Scan(&last); err != nil {
+		return fmt.Errorf("sqlite: load index: %w", err)
+	}
+	workers := int64(runtime.GOMAXPROCS(0))
+	span := last/workers + 1
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			if errs[w] = db.loadRange(ctx, keys, w*span+1, (w+1)*span); errs[w] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// loadRange loads the faces with rowids in [from, to].
+func (db *DB) loadRange(ctx context.Context, keys map[string]appKey, from, to int64) error {
+	conn, err := db.r.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: load index: %w", err)
+	}
+	defer conn.Close()
+	// Map the file while loading instead of a read call per page.
+	if _, err := conn.ExecContext(ctx, `PRAGMA mmap_size = 68719476736`); err == nil {
+		defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA mmap_size = 0`)
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT app_id, facial_id, template_sealed FROM faces WHERE rowid BETWEEN ? AND ?`,
+		from, to)
+	if err != nil {
+		return fmt.Errorf("sqlite: load index: %w", err)
+	}
+	defer rows.Close()
+	var (
+		appID, id string
+		sealed    []byte
+		tmpl      []float32
+	)
+	defer func() { clear(tmpl) }()
+	for rows.Next() {
+		if err := rows.Scan(&appID, &id, &sealed); err != nil {
+			return fmt.Errorf("sqlite: load index: %w", err)
+		}
+		ak, ok := keys[appID]
+		if !ok {
+			continue // an application being deleted
+		}
+		plain, err := crypt.Open(ak.key, sealed, templateAAD(appID, id))
+		if err != nil {
+			return fmt.Errorf("sqlite: template of face %s (application %s): %w", id, appID, err)
+		}
+		tmpl, err = decodeInto(tmpl, plain)
+		clear(plain)
+		if err == nil {
+			err = db.index.vi.Add(ctx, ak.collection, id, tmpl)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: template of face %s (application %s): %w", id, appID, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: load index: %w", err)
+	}
+	return nil
+}
+
+// decodeInto decodes a template (little-endian float32s) into buf.
+func decodeInto(buf []float32, b []byte) ([]float32, error) {
+	if len(b) == 0 || len(b)%4 != 0 {
+		return buf, fmt.Errorf("template of %d bytes", len(b))
+	}
+	n := len(b) / 4
+	buf = slices.Grow(buf[:0], n)[:n]
+	for i := range buf {
+		buf[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return buf, nil
+}
+
+// sealedTemplate is one row for the loader.
+type sealedTemplate struct {
+	id     string
+	sealed []byte
+}
+
+// loadTemplates decrypts the application's templates and adds them to the
+// index; with only non-nil, just the faces it names. Rows are read by one
+// goroutine and decrypted and added by one worker per core.
+func (db *DB) loadTemplates(ctx context.Context, appID, collection string, only map[string]bool) error {
+	ak, err := db.appKey(ctx, appID)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []sealedTemplate, 4)
+	errc := make(chan error, runtime.GOMAXPROCS(0)+1)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for b := range batches {
+				if err := db.addSealed(ctx, appID, collection, ak.key, b); err != nil {
+					errc <- err
+					cancel()
+					return
+				}
+			}
+		})
+	}
+	err = func() error {
+		defer close(batches)
+		rows, err := db.r.QueryContext(ctx, `SELECT facial_id, template_sealed FROM faces WHERE app_id = ?`, appID)
+		if err != nil {
+			return fmt.Errorf("sqlite: load index: %w", err)
+		}
+		defer rows.Close()
+		b := make([]sealedTemplate, 0, loadBatch)
+		for rows.Next() {
+			var t sealedTemplate
+			if err := rows.Scan(&t.id, &t.sealed); err != nil {
+				return fmt.Errorf("sqlite: load index: %w", err)
+			}
+			if only != nil && !only[t.id] {
+				continue
+			}
+			if b = append(b, t); len(b) == loadBatch {
+				select {
+				case batches <- b:
+				case <-ctx.Done():
+					return nil // a worker failed
+				}
+				b = make([]sealedTemplate, 0, loadBatch)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: load index: %w", err)
+		}
+		if len(b) > 0 {
+			select {
+			case batches <- b:
+			case <-ctx.Done():
+			}
+		}
+		return nil
+	}()
+	wg.Wait()
+	close(errc)
+	return errors.Join(err, <-errc)
+}
+
+// addSealed opens and indexes a batch of sealed templates.
+func (db *DB) addSealed(ctx context.Context, appID, collection string, key []byte, b []sealedTemplate) error {
+	for _, t := range b {
+		plain, err := crypt.Open(key, t.sealed, templateAAD(appID, t.id))
+		if err != nil {
+			return fmt.Errorf("sqlite: template of face %s (application %s): %w", t.id, appID, err)
+		}
+		tmpl, err := decodeTemplate(plain)
+		clear(plain)
+		if err == nil {
+			err = db.index.vi.Add(ctx, collection, t.id, tmpl)
+			clear(tmpl)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: template of face %s (application %s): %w", t.id, appID, err)
+		}
+	}
+	return nil
+}
+
+// journalRow is one row of vector_journal.
+type journalRow struct {
+	seq        int64
+	collection string
+	facialID   string
+	op         string
+}
+
+func (db *DB) journal(ctx context.Context) ([]journalRow, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT seq, collection_id, facial_id, op FROM vector_journal ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: vector journal: %w", err)
+	}
+	defer rows.Close()
+	var out []journalRow
+	for rows.Next() {
+		var r journalRow
+		if err := rows.Scan(&r.seq, &r.collection, &r.facialID, &r.op); err != nil {
+			return nil, fmt.Errorf("sqlite: vector journal: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SyncIndex applies what the journal says the vector index is owed: it
+// adds the faces whose index write failed, takes deleted faces out again
+// (removal is idempotent), and drops the collections of deleted
+// applications. Removals stay journaled until CompactIndex has made them
+// physical. It holds the writer lock while it runs.
+func (db *DB) SyncIndex(ctx context.Context) error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	rows, err := db.journal(ctx)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	cols, err := db.appCollections(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	adds := map[string]map[string]bool{}
+	addSeqs := map[string][]int64{}
+	removes := map[string][]string{}
+	for _, r := range rows {
+		switch {
+		case cols[r.collection] == "":
+			// The application is gone: drop the whole collection below.
+		case r.op == "add":
+			if adds[r.collection] == nil {
+				adds[r.collection] = map[string]bool{}
+			}
+			adds[r.collection][r.facialID] = true
+			addSeqs[r.collection] = append(addSeqs[r.collection], r.seq)
+		default:
+			removes[r.collection] = append(removes[r.collection], r.facialID)
+		}
+	}
+	var done []int64
+	for col, ids := range adds {
+		err := db.index.ensure(ctx, col)
+		if err == nil {
+			err = db.loadTemplates(ctx, cols[col], col, ids)
+		}
+		if err != nil {
+			errs = append(errs, err) // retried next time
+			continue
+		}
+		done = append(done, addSeqs[col]...)
+	}
+	for col, ids := range removes {
+		err := db.index.ensure(ctx, col)
+		if err == nil {
+			err = db.index.vi.Remove(ctx, col, ids...)
+		}
+		errs = append(errs, err)
+	}
+	gone := map[string]bool{}
+	for _, r := range rows {
+		if cols[r.collection] == "" && !gone[r.collection] {
+			gone[r.collection] = true
+			db.index.forget(r.collection)
+			if err := db.index.vi.Drop(ctx, r.collection); err != nil {
+				errs = append(errs, err)
+				delete(gone, r.collection)
+			}
+		}
+	}
+	err = db.updateLocked(ctx, func(tx *sql.Tx) error {
+		for _, seq := range done {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM vector_journal WHERE seq = ? AND op = 'add'`, seq); err != nil {
+				return err
+			}
+		}
+		for col := range gone {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM vector_journal WHERE collection_id = ?`, col); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return errors.Join(append(errs, err)...)
+}
+
+// CompactIndex makes the journaled removals physical: for each collection
+// with some, it compacts the index (for Weaviate, the collection moves to a
+// fresh tenant under a new key and the old tenant's files are deleted) and
+// then clears the removals it covered. It does not hold the writer lock
+// while the index compacts: writes go on meanwhile, and removals made
+// during the compaction stay journaled for the next one.
+func (db *DB) CompactIndex(ctx context.Context) error {
+	if err := db.SyncIndex(ctx); err != nil {
+		return err
+	}
+	rows, err := db.journal(ctx)
+	if err != nil {
+		return err
+	}
+	upto := map[string]int64{} // collection → last journaled removal
+	for _, r := range rows {
+		if r.op == "remove" {
+			upto[r.collection] = max(upto[r.collection], r.seq)
+		}
+	}
+	var errs []error
+	for col, seq := range upto {
+		if err := db.index.ensure(ctx, col); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := db.index.vi.Compact(ctx, col); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite: compact %s: %w", col, err))
+			continue
+		}
+		errs = append(errs, db.update(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `DELETE FROM vector_journal WHERE collection_id = ? AND op = 'remove' AND seq <= ?`,
+				col, seq)
+			return err
+		}))
+	}
+	return errors.Join(errs...)
+}
+
+// IndexReport is what RebuildIndex did.
+type IndexReport struct {
+	Collections int // collections checked
+	Faces       int // faces in the database
+	Added       int // faces missing from the index, added
+	Removed     int // vectors without a face, removed
+	Dropped     int // collections without an application, dropped
+}
+
+// RebuildIndex re-synchronises the vector index with the database: for
+// every application it adds the faces the index lacks and removes the
+// vectors that have no face; it drops the collections of applications that
+// no longer exist; then it compacts, so the removals are physical. Writes
+// may go on meanwhile; what they change is journaled as usual.
+func (db *DB) RebuildIndex(ctx context.Context) (*IndexReport, error) {
+	rep := &IndexReport{}
+	cols, err := db.appCollections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	have, err := db.index.vi.Collections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, col := range have {
+		if cols[col] == "" {
+			db.index.forget(col)
+			if err := db.index.vi.Drop(ctx, col); err != nil {
+				return rep, err
+			}
+			rep.Dropped++
+		}
+	}
+	for col, appID := range cols {
+		rep.Collections++
+		if err := db.rebuildCollection(ctx, rep, col, appID); err != nil {
+			return rep, err
+		}
+	}
+	return rep, db.CompactIndex(ctx)
+}
+
+// rebuildCollection re-synchronises one collection, holding the writer lock
+// so that no face is enrolled or erased while the two sides are compared.
+func (db *DB) rebuildCollection(ctx context.Context, rep *IndexReport, col, appID string) error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if err := db.index.ensure(ctx, col); err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	rows, err := db.r.QueryContext(ctx, `SELECT facial_id FROM faces WHERE app_id = ?`, appID)
+	if err != nil {
+		return fmt.Errorf("sqlite: rebuild: %w", err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: rebuild: %w", err)
+		}
+		want[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: rebuild: %w", err)
+	}
+	rep.Faces += len(want)
+	var extra []string
+	missing := maps.Clone(want)
+	if err := db.index.vi.IDs(ctx, col, func(ids []string) error {
+		for _, id := range ids {
+			if want[id] {
+				delete(missing, id)
+			} else {
+				extra = append(extra, id)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(extra) > 0 {
+		if err := db.index.vi.Remove(ctx, col, extra...); err != nil {
+			return err
+		}
+		rep.Removed += len(extra)
+		// Journal them so that CompactIndex erases them physically.
+		if err := db.updateLocked(ctx, func(tx *sql.Tx) error {
+			for _, id := range extra {
+				if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO vector_journal (collection_id, facial_id, op)
+					VALUES (?, ?, 'remove')`, col, id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if len(missing) > 0 {
+		if err := db.loadTemplates(ctx, appID, col, missing); err != nil {
+			return err
+		}
+		rep.Added += len(missing)
+	}
+	return nil
+}

@@ -1,0 +1,210 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/templates"
+)
+
+func endpointRow(ep *likeness.WebhookEndpoint) templates.EndpointRow {
+	return templates.EndpointRow{ID: ep.ID, URL: ep.URL, Events: ep.Events, Enabled: ep.Enabled,
+		DisabledReason: ep.DisabledReason, CreatedAt: ep.CreatedAt, Rotating: ep.PreviousSecretExpiresAt}
+}
+
+func (h *Handler) webhooksView(c echo.Context, a *appCtx) (*templates.WebhooksView, error) {
+	ctx := c.Request().Context()
+	eps, err := h.store.WebhookEndpoints(ctx, a.app.ID)
+	if err != nil {
+		return nil, err
+	}
+	include, err := h.store.WebhookIncludePayload(ctx, a.app.ID)
+	if err != nil {
+		return nil, err
+	}
+	v := &templates.WebhooksView{Chrome: h.chrome(c, "Webhooks"), App: a.header("webhooks"), IncludePayload: include,
+		EventTypes: likeness.WebhookEventTypes()}
+	for _, ep := range eps {
+		v.Endpoints = append(v.Endpoints, endpointRow(ep)) // the secrets WebhookEndpoints returns stay here
+	}
+	return v, nil
+}
+
+func (h *Handler) handleWebhooks(c echo.Context, a *appCtx) error {
+	v, err := h.webhooksView(c, a)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, templates.WebhooksPage(*v))
+}
+
+// audit records a console action that the store does not audit itself.
+func (h *Handler) audit(c echo.Context, a *appCtx, action, target string, details map[string]any) error {
+	e := likeness.AuditEntry{Action: action, AppID: a.app.ID, Target: target}
+	if len(details) > 0 {
+		e.Details = jsonDetails(details)
+	}
+	return h.store.Audit(c.Request().Context(), e)
+}
+
+// handleCreateWebhook adds an endpoint and shows its secret once.
+func (h *Handler) handleCreateWebhook(c echo.Context, a *appCtx) error {
+	ctx := c.Request().Context()
+	form := templates.EndpointForm{URL: c.FormValue("url"), Events: formValues(c, "events")}
+	ep, err := h.store.CreateWebhookEndpoint(ctx, a.app.ID, likeness.WebhookEndpointCreate{URL: form.URL, Events: form.Events})
+	if err != nil {
+		status, ok := formError(err)
+		if !ok {
+			return err
+		}
+		v, verr := h.webhooksView(c, a)
+		if verr != nil {
+			return verr
+		}
+		v.Form, v.Chrome.Error = form, likeness.ErrorMessage(err)
+		return h.render(c, status, templates.WebhooksPage(*v))
+	}
+	if err := h.audit(c, a, "webhook.created", ep.ID, map[string]any{"url": ep.URL, "events": ep.Events}); err != nil {
+		return err
+	}
+	v, err := h.webhooksView(c, a)
+	if err != nil {
+		return err
+	}
+	v.NewSecret, v.NewEndpointID = ep.Secret, ep.ID
+	v.Chrome.Flash = "The endpoint was added."
+	return h.render(c, http.StatusCreated, templates.WebhooksPage(*v))
+}
+
+func formValues(c echo.Context, name string) []string {
+	if err := c.Request().ParseForm(); err != nil {
+		return nil
+	}
+	return c.Request().PostForm[name]
+}
+
+func (h *Handler) handleWebhookPayload(c echo.Context, a *appCtx) error {
+	on := c.FormValue("include") == "on"
+	if err := h.store.SetWebhookIncludePayload(c.Request().Context(), a.app.ID, on); err != nil {
+		return err
+	}
+	if err := h.audit(c, a, "webhook.payload_setting", "", map[string]any{"includePayload": on}); err != nil {
+		return err
+	}
+	return redirectDone(c, templates.AppPath(a.app.PublicID, "/webhooks"), "payload")
+}
+
+func (h *Handler) webhookView(c echo.Context, a *appCtx) (*templates.WebhookView, error) {
+	ctx := c.Request().Context()
+	ep, err := h.store.WebhookEndpoint(ctx, a.app.ID, c.Param("eid"))
+	if err != nil {
+		return nil, err
+	}
+	v := &templates.WebhookView{Chrome: h.chrome(c, "Webhook endpoint"), App: a.header("webhooks"), Endpoint: endpointRow(ep),
+		EventTypes: likeness.WebhookEventTypes()}
+	ds, err := h.store.WebhookDeliveries(ctx, a.app.ID, ep.ID, likeness.WebhookLogQuery{Limit: 50})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		v.Deliveries = append(v.Deliveries, templates.DeliveryRow{EventID: d.EventID, EventType: d.EventType,
+			Status: d.Status, Attempts: d.Attempts, LastStatus: d.LastStatusCode, LastError: d.LastError,
+			LastAttemptAt: d.LastAttemptAt, NextAttemptAt: d.NextAttemptAt, CreatedAt: d.CreatedAt})
+	}
+	as, err := h.store.WebhookAttempts(ctx, a.app.ID, ep.ID, likeness.WebhookLogQuery{Limit: 50})
+	if err != nil {
+		return nil, err
+	}
+	for _, at := range as {
+		v.Attempts = append(v.Attempts, templates.AttemptRow{EventID: at.EventID, EventType: at.EventType,
+			Attempt: at.Attempt, StartedAt: at.StartedAt, LatencyMS: at.Latency.Milliseconds(),
+			StatusCode: at.StatusCode, Error: at.Error})
+	}
+	return v, nil
+}
+
+func (h *Handler) handleWebhook(c echo.Context, a *appCtx) error {
+	v, err := h.webhookView(c, a)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, templates.WebhookPage(*v))
+}
+
+// handleUpdateWebhook saves an endpoint's URL, events and state.
+func (h *Handler) handleUpdateWebhook(c echo.Context, a *appCtx) error {
+	url, events, enabled := c.FormValue("url"), formValues(c, "events"), c.FormValue("enabled") == "on"
+	if events == nil {
+		events = []string{}
+	}
+	ep, err := h.store.UpdateWebhookEndpoint(c.Request().Context(), a.app.ID, c.Param("eid"),
+		likeness.WebhookEndpointUpdate{URL: &url, Events: &events, Enabled: &enabled})
+	if err != nil {
+		status, ok := formError(err)
+		if !ok {
+			return err
+		}
+		v, verr := h.webhookView(c, a)
+		if verr != nil {
+			return verr
+		}
+		v.Endpoint.URL, v.Endpoint.Events, v.Chrome.Error = url, events, likeness.ErrorMessage(err)
+		return h.render(c, status, templates.WebhookPage(*v))
+	}
+	if err := h.audit(c, a, "webhook.updated", ep.ID, map[string]any{"url": ep.URL, "events": ep.Events,
+		"enabled": ep.Enabled}); err != nil {
+		return err
+	}
+	return redirectDone(c, templates.AppPath(a.app.PublicID, "/webhooks/"+ep.ID), "webhook")
+}
+
+// handleRotateWebhook makes a new secret and shows it once.
+func (h *Handler) handleRotateWebhook(c echo.Context, a *appCtx) error {
+	ep, err := h.store.RotateWebhookSecret(c.Request().Context(), a.app.ID, c.Param("eid"))
+	if err != nil {
+		return err
+	}
+	if err := h.audit(c, a, "webhook.secret_rotated", ep.ID, nil); err != nil {
+		return err
+	}
+	v, err := h.webhookView(c, a)
+	if err != nil {
+		return err
+	}
+	v.NewSecret = ep.Secret
+	return h.render(c, http.StatusOK, templates.WebhookPage(*v))
+}
+
+func (h *Handler) handleTestWebhook(c echo.Context, a *appCtx) error {
+	id, err := h.store.SendTestWebhook(c.Request().Context(), a.app.ID, c.Param("eid"))
+	if err != nil {
+		return err
+	}
+	if err := h.audit(c, a, "webhook.test_sent", c.Param("eid"), map[string]any{"eventId": id}); err != nil {
+		return err
+	}
+	return redirectDone(c, templates.AppPath(a.app.PublicID, "/webhooks/"+c.Param("eid")), "test")
+}
+
+func (h *Handler) handleResendWebhook(c echo.Context, a *appCtx) error {
+	event := c.FormValue("event")
+	if err := h.store.ResendWebhookEvent(c.Request().Context(), a.app.ID, c.Param("eid"), event); err != nil {
+		return err
+	}
+	if err := h.audit(c, a, "webhook.resent", c.Param("eid"), map[string]any{"eventId": event}); err != nil {
+		return err
+	}
+	return redirectDone(c, templates.AppPath(a.app.PublicID, "/webhooks/"+c.Param("eid")), "resent")
+}
+
+func (h *Handler) handleDeleteWebhook(c echo.Context, a *appCtx) error {
+	if err := h.store.DeleteWebhookEndpoint(c.Request().Context(), a.app.ID, c.Param("eid")); err != nil {
+		return err
+	}
+	if err := h.audit(c, a, "webhook.deleted", c.Param("eid"), nil); err != nil {
+		return err
+	}
+	return redirectDone(c, templates.AppPath(a.app.PublicID, "/webhooks"), "hook-deleted")
+}
