@@ -150,7 +150,7 @@ describe('console and privacy page end to end', { timeout: 600_000 }, () => {
     assert.equal(session.secure, true);
     assert.equal(session.sameSite, 'Strict');
     assert.ok(cookies.every((c) => c.name.startsWith('__Host-likeness_')), 'only the console\'s own cookies');
-    await page.getByRole('link', { name: 'Likeness demo' }).waitFor();
+    await page.getByTestId('app-link').filter({ hasText: 'Likeness demo' }).waitFor();
   });
 
   step('create an application: its first API key is shown once', async () => {
@@ -175,7 +175,7 @@ describe('console and privacy page end to end', { timeout: 600_000 }, () => {
 
   step('demo application: collection ID, an API key, a webhook endpoint', async () => {
     await page.goto(`${server.url}/console/apps`);
-    await page.getByRole('link', { name: 'Likeness demo' }).click();
+    await page.getByTestId('app-link').filter({ hasText: 'Likeness demo' }).click();
     state.publicId = await page.getByTestId('public-id').textContent();
     assert.equal(state.publicId, server.demoPublicId);
     state.collection = await page.getByTestId('collection-id').textContent();
@@ -282,10 +282,11 @@ describe('console and privacy page end to end', { timeout: 600_000 }, () => {
 
     await page.goto(`${server.url}/console/apps`);
     await shot(page, 'console-apps.png');
-    await page.getByRole('link', { name: 'Audit trail' }).first().click();
+    await page.locator('section.org-group').filter({ has: page.getByRole('heading', { name: 'Likeness demo' }) })
+      .getByRole('link', { name: 'Audit trail' }).click();
     await page.getByText('Chain verified.').waitFor();
     const html = await page.content();
-    for (const action of ['facialid.deleted', 'facialid.exported', 'webhook.created', 'apikey.created']) {
+    for (const action of ['facialid.deleted', 'facialid.exported', 'webhook.endpoint_created', 'webhook.test_sent', 'apikey.created']) {
       assert.ok(html.includes(action), `the audit trail has ${action}`);
     }
     await shot(page, 'console-audit.png');

@@ -61,9 +61,9 @@ func (n Network) trusted(a netip.Addr) bool {
 	return false
 }
 
-// clientIP is the peer address, or — when the peer is a trusted proxy — the
+// ClientIP is the peer address, or — when the peer is a trusted proxy — the
 // rightmost address in X-Forwarded-For that is not itself a trusted proxy.
-func (n Network) clientIP(r *http.Request) netip.Addr {
+func (n Network) ClientIP(r *http.Request) netip.Addr {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -101,7 +101,7 @@ func (n Network) country(r *http.Request) string {
 		}
 	}
 	if n.Countries != nil {
-		if ip := n.clientIP(r); ip.IsValid() {
+		if ip := n.ClientIP(r); ip.IsValid() {
 			return n.Countries.Country(ip)
 		}
 	}

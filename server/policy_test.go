@@ -173,7 +173,7 @@ func TestClientIPAndCountryTrustOnlyProxies(t *testing.T) {
 		if tc.country != "" {
 			r.Header.Set("CF-IPCountry", tc.country)
 		}
-		if got := n.clientIP(r).String(); got != tc.wantIP {
+		if got := n.ClientIP(r).String(); got != tc.wantIP {
 			t.Errorf("%s %q: client %s, want %s", tc.remote, tc.xff, got, tc.wantIP)
 		}
 		if got := n.country(r); got != tc.wantCountry {

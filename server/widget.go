@@ -127,7 +127,7 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !s.sessLim.allow(app.ID, s.cfg.Network.clientIP(c.Request()), st) {
+	if !s.sessLim.allow(app.ID, s.cfg.Network.ClientIP(c.Request()), st) {
 		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
 	}
 	select {

@@ -38,9 +38,12 @@ type Chart struct {
 	Days    []string // table rows
 	Series  []Series // table columns
 	Empty   bool     // every value is zero
-	Base    float64  // y of the x axis
-	Left    float64  // x of the y axis
-	Right   float64  // x of the plot's right edge
+	// ShowLegend names the series under the chart (always when there are
+	// several).
+	ShowLegend bool
+	Base       float64 // y of the x axis
+	Left       float64 // x of the y axis
+	Right      float64 // x of the plot's right edge
 }
 
 // Bar is one rectangle of a stack.
@@ -62,8 +65,9 @@ type LegendItem struct {
 	Name  string
 }
 
-// NewChart lays out a stacked bar chart of series over days.
-func NewChart(id, title string, days []time.Time, series []Series) Chart {
+// NewChart lays out a stacked bar chart of series over days; the series
+// take the colours s{colour}, s{colour+1}…
+func NewChart(id, title string, days []time.Time, series []Series, colour int) Chart {
 	series = foldSeries(series, len(days))
 	c := Chart{ID: id, Title: title, Width: chartW, Height: chartH, Series: series,
 		Base: chartH - chartBottom, Left: chartLeft, Right: chartW - chartRight}
@@ -82,10 +86,11 @@ func NewChart(id, title string, days []time.Time, series []Series) Chart {
 	scaleMax := niceCeil(top)
 	plotH := float64(chartH - chartTop - chartBottom)
 	plotW := float64(chartW - chartLeft - chartRight)
-	for _, v := range []int{0, scaleMax / 2, scaleMax} {
-		if v == scaleMax/2 && scaleMax%2 != 0 {
-			continue
-		}
+	ticks := []int{0, scaleMax}
+	if scaleMax%2 == 0 {
+		ticks = []int{0, scaleMax / 2, scaleMax}
+	}
+	for _, v := range ticks {
 		c.YTicks = append(c.YTicks, Tick{Pos: c.Base - plotH*float64(v)/float64(scaleMax), Label: strconv.Itoa(v)})
 	}
 	n := max(1, len(days))
@@ -96,7 +101,7 @@ func NewChart(id, title string, days []time.Time, series []Series) Chart {
 		x := chartLeft + slot*float64(i) + (slot-barW)/2
 		label := d.Format("Jan 2")
 		c.Days = append(c.Days, label)
-		if i%every == 0 || i == n-1 && n <= 7 {
+		if i%every == 0 || i == n-1 && (n-1)%every >= (every+1)/2 {
 			c.XTicks = append(c.XTicks, Tick{Pos: x + barW/2, Label: label})
 		}
 		y := c.Base
@@ -108,12 +113,13 @@ func NewChart(id, title string, days []time.Time, series []Series) Chart {
 			h := plotH * float64(v) / float64(scaleMax)
 			y -= h
 			c.Bars = append(c.Bars, Bar{X: round1(x), Y: round1(y), W: round1(barW), H: round1(h),
-				Class: fmt.Sprintf("s%d", si), Label: fmt.Sprintf("%s · %s: %d", label, s.Name, v)})
+				Class: colourClass(colour + si), Label: fmt.Sprintf("%s · %s: %d", label, s.Name, v)})
 		}
 	}
 	for si, s := range series {
-		c.Legend = append(c.Legend, LegendItem{Class: fmt.Sprintf("s%d", si), Name: s.Name})
+		c.Legend = append(c.Legend, LegendItem{Class: colourClass(colour + si), Name: s.Name})
 	}
+	c.ShowLegend = len(series) > 1
 	c.Empty = sum == 0
 	switch {
 	case c.Empty:
@@ -160,6 +166,8 @@ func niceCeil(v int) int {
 		}
 	}
 }
+
+func colourClass(i int) string { return fmt.Sprintf("s%d", i%maxSeries) }
 
 func round1(f float64) float64 { return float64(int(f*10+0.5)) / 10 }
 

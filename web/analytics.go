@@ -80,11 +80,12 @@ func (h *Handler) handleAnalytics(c echo.Context, a *appCtx) error {
 	}
 	v := templates.AnalyticsView{Chrome: h.chrome(c, "Analytics"), App: a.header("analytics"), Days: days,
 		DayChoices:  []int{7, 30, 90},
-		Enrollments: templates.NewChart("enroll", "Enrollments", dates, []templates.Series{enroll}),
-		Auths:       templates.NewChart("auth", "Authentications", dates, []templates.Series{auth}),
-		Failures:    templates.NewChart("fail", "Failures by reason", dates, fs),
+		Enrollments: templates.NewChart("enroll", "Enrollments", dates, []templates.Series{enroll}, 0),
+		Auths:       templates.NewChart("auth", "Authentications", dates, []templates.Series{auth}, 3),
+		Failures:    templates.NewChart("fail", "Failures by reason", dates, fs, 1),
 		Totals: []templates.Total{{Label: "enrollments", Value: sums.enroll}, {Label: "authentications", Value: sums.auth},
 			{Label: "failed sessions", Value: sums.failed}},
 	}
+	v.Failures.ShowLegend = true // the reasons are the point of this chart
 	return h.render(c, http.StatusOK, templates.AnalyticsPage(v))
 }

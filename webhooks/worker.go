@@ -3,16 +3,19 @@ package webhooks
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -371,6 +374,35 @@ func (w *Worker) send(ctx context.Context, t *likeness.WebhookTask, at time.Time
 	return resp.StatusCode, string(buf[:n]), retryAfter, nil
 }
 
+// netProblem names a network failure by its kind, without the addresses
+// (resolvers, internal hosts) that the raw error text carries.
+func netProblem(err error) string {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return "The host name does not exist."
+	case errors.As(err, &dnsErr):
+		return "The host name could not be resolved."
+	case errors.As(err, &certErr):
+		return "The TLS certificate could not be verified."
+	case errors.As(err, &recErr):
+		return "The server did not speak TLS."
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "The connection was refused."
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "The connection was closed before a reply."
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return "The host cannot be reached."
+	case errors.As(err, &opErr):
+		return "The connection failed (" + opErr.Op + ")."
+	default:
+		return "The request failed."
+	}
+}
+
 // describe returns a short, client-safe account of a failed request: never
 // the URL (its query may hold a token).
 func describe(err error, timeout time.Duration) string {
@@ -385,7 +417,7 @@ func describe(err error, timeout time.Duration) string {
 	case likeness.ErrorCode(err) != likeness.EINTERNAL:
 		msg = likeness.ErrorMessage(err)
 	default:
-		msg = err.Error()
+		msg = netProblem(err)
 	}
 	if utf8.RuneCountInString(msg) > maxErrorLen {
 		msg = string([]rune(msg)[:maxErrorLen]) + "…"

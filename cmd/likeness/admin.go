@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -27,7 +28,9 @@ var _ web.Store = (*sqlite.DB)(nil)
 // organization, so the demo's enrollments show in the console.
 func newPages(ctx context.Context, db *sqlite.DB, cfg server.Config, signUp string) (*web.Handler, error) {
 	wc := web.Config{Store: db, Notices: consent.New(db, cfg.Now), PublicURL: cfg.PublicURL, Logger: cfg.Logger,
-		Now: cfg.Now, SignUp: signUp}
+		Now: cfg.Now, SignUp: signUp,
+		// The same trusted-proxy rule as the widget's rate limits.
+		ClientIP: func(r *http.Request) string { return cfg.Network.ClientIP(r).String() }}
 	if cfg.DemoPublicID != "" {
 		app, err := db.AppByPublicID(ctx, cfg.DemoPublicID)
 		if err != nil {

@@ -23,7 +23,10 @@ import (
 const usage = `likeness — self-hosted, privacy-by-design face authentication
 
 Usage:
-  likeness serve --addr HOST:PORT --data DIR [--demo] [--public-url URL] [--webhook-allow-private]
+  likeness serve --addr HOST:PORT --data DIR [--demo] [--public-url URL]
+        [--trusted-proxies CIDRS] [--geoip-db FILE] [--country-header NAME]
+        [--console-signup first|open|off] [--webhook-allow-private]
+        [--vector-store embedded|weaviate --weaviate-url URL --weaviate-api-key-file FILE]
   likeness app create --data DIR --name NAME --origin URL [--webhook-url URL] [--json]
   likeness audit verify --data DIR              check every audit chain (exit 1 when broken)
   likeness admin create --data DIR --email E [--password-file F]  make a console account (password on stdin)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/likeness/likeness/consent"
 	"github.com/likeness/likeness/crypt"
 	"github.com/likeness/likeness/engine"
+	"github.com/likeness/likeness/geoip"
 	"github.com/likeness/likeness/server"
 	"github.com/likeness/likeness/store/sqlite"
 	"github.com/likeness/likeness/web"
@@ -71,6 +73,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hooksPrivate := fs.Bool("webhook-allow-private", false, "allow webhooks to loopback and private addresses (development)")
 	vc := vectorFlags(fs) // index.go
 	maxSessions := fs.Int("max-sessions", 0, "concurrent widget sessions before TOO_MANY_REQUESTS (default 16 per engine worker)")
+	proxies := fs.String("trusted-proxies", os.Getenv("LIKENESS_TRUSTED_PROXIES"), "comma-separated proxy addresses or CIDRs whose X-Forwarded-For and country header are believed")
+	geoDB := fs.String("geoip-db", os.Getenv("LIKENESS_GEOIP_DB"), "MaxMind DB file (GeoLite2/GeoIP2 Country or City) for allowedCountries")
+	countryHeader := fs.String("country-header", os.Getenv("LIKENESS_COUNTRY_HEADER"), "header with the client's country set by a trusted proxy, e.g. CF-IPCountry")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -103,12 +108,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	go hooks.Run(ctx)
 	defer hooks.Close() // stops and drains webhook delivery before the store closes
+	network, closeNet, err := openNetwork(*proxies, *geoDB, *countryHeader)
+	if err != nil {
+		return err
+	}
+	defer closeNet()
 	eng, err := engine.New(*ecfg)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
 	cfg := server.Config{
+		Network:   network,
 		PublicURL: *publicURL, Apps: db, Consent: consent.New(db, time.Now), Faces: db, Keys: db, API: db, Policy: db, Webhooks: db,
 		Engine: eng, Logger: log, Now: time.Now, Limits: server.Limits{MaxSessions: *maxSessions},
 	}
@@ -147,6 +158,38 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// openNetwork builds the trusted proxies and country sources from flags.
+func openNetwork(proxies, geoDB, header string) (server.Network, func(), error) {
+	var n server.Network
+	for _, p := range strings.Split(proxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pre, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return n, nil, usageError(fmt.Sprintf("--trusted-proxies: %q is not an address or CIDR", p))
+			}
+			pre = netip.PrefixFrom(a, a.BitLen())
+		}
+		n.TrustedProxies = append(n.TrustedProxies, pre)
+	}
+	if header != "" && len(n.TrustedProxies) == 0 {
+		return n, nil, usageError("--country-header needs --trusted-proxies: the header is believed only from them")
+	}
+	n.CountryHeader = header
+	if geoDB == "" {
+		return n, func() {}, nil
+	}
+	db, err := geoip.Open(geoDB)
+	if err != nil {
+		return n, nil, err
+	}
+	n.Countries = db
+	return n, func() { db.Close() }, nil
 }
 
 // The embedded store serves every interface the server needs.

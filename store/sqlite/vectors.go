@@ -306,13 +306,35 @@ func (db *DB) loadIndex(ctx context.Context) error {
 // index: one reader per core, each over its own range of the faces table's
 // rowids, decrypting and adding what it reads.
 func (db *DB) loadAll(ctx context.Context, cols map[string]string) error {
-	keys := make(map[string]appKey, len(cols))
-	for _, appID := range cols {
+	keys := make(map[string]loadKey, len(cols))
+	for col, appID := range cols {
 		ak, err := db.appKey(ctx, appID)
 		if err != nil {
 			return err
 		}
-		keys[appID] = ak
+		o, err := crypt.NewOpener(ak.key)
+		if err != nil {
+			return err
+		}
+		keys[appID] = loadKey{collection: col, open: o}
+	}
+	if r, ok := db.index.vi.(interface{ Reserve(collection string, n int) }); ok {
+		rows, err := db.r.QueryContext(ctx, `SELECT app_id, count(*) FROM faces GROUP BY app_id`)
+		if err != nil {
+			return fmt.Errorf("sqlite: load index: %w", err)
+		}
+		for rows.Next() {
+			var appID string
+			var n int
+			if err := rows.Scan(&appID, &n); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: load index: %w", err)
+			}
+			if k, ok := keys[appID]; ok {
+				r.Reserve(k.collection, n)
+			}
+		}
+		rows.Close()
 	}
 	var last int64
 	if err := db.r.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM faces`).Scan(&last); err != nil {
@@ -335,8 +357,14 @@ func (db *DB) loadAll(ctx context.Context, cols map[string]string) error {
 	return errors.Join(errs...)
 }
 
+// loadKey is what the loader needs of an application.
+type loadKey struct {
+	collection string
+	open       *crypt.Opener
+}
+
 // loadRange loads the faces with rowids in [from, to].
-func (db *DB) loadRange(ctx context.Context, keys map[string]appKey, from, to int64) error {
+func (db *DB) loadRange(ctx context.Context, keys map[string]loadKey, from, to int64) error {
 	conn, err := db.r.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: load index: %w", err)
@@ -354,26 +382,27 @@ func (db *DB) loadRange(ctx context.Context, keys map[string]appKey, from, to in
 	defer rows.Close()
 	var (
 		appID, id string
-		sealed    []byte
+		sealed    sql.RawBytes // the driver's buffer, valid until Next
+		plain     []byte
 		tmpl      []float32
 	)
-	defer func() { clear(tmpl) }()
+	defer func() { clear(plain); clear(tmpl) }()
 	for rows.Next() {
 		if err := rows.Scan(&appID, &id, &sealed); err != nil {
 			return fmt.Errorf("sqlite: load index: %w", err)
 		}
-		ak, ok := keys[appID]
+		k, ok := keys[appID]
 		if !ok {
 			continue // an application being deleted
 		}
-		plain, err := crypt.Open(ak.key, sealed, templateAAD(appID, id))
+		var err error
+		plain, err = k.open.Open(plain[:0], sealed, templateAAD(appID, id))
 		if err != nil {
 			return fmt.Errorf("sqlite: template of face %s (application %s): %w", id, appID, err)
 		}
 		tmpl, err = decodeInto(tmpl, plain)
-		clear(plain)
 		if err == nil {
-			err = db.index.vi.Add(ctx, ak.collection, id, tmpl)
+			err = db.index.vi.Add(ctx, k.collection, id, tmpl)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: template of face %s (application %s): %w", id, appID, err)

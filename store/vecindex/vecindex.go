@@ -12,7 +12,7 @@
 //     with the rest.
 //
 // A search scans the first sign plane of every vector by Hamming distance
-// and keeps the closest candidates (at least 2,048), refines them with the
+// and keeps the closest candidates (at least 8,192), refines them with the
 // second plane to at least 64, and re-ranks those by the int8 cosine. For a
 // 512-dimensional collection of a million faces that scans 32 MB per search
 // and holds about 700 MB; docs/scale.md has the measurements behind the
@@ -36,7 +36,7 @@ const (
 	chunkLen      = 1 << 14 // vectors per storage chunk: growth never copies the whole collection
 	planeWords    = 4       // 64-bit words of sign bits in the first plane (256 bits)
 	minRerank     = 64      // candidates re-ranked by the int8 cosine
-	minCoarse     = 2048    // candidates kept by the first sign plane
+	minCoarse     = 8192    // candidates kept by the first sign plane
 	minCodeDim    = 128     // below this many dimensions every vector is re-ranked
 	shrinkIDsFrom = 1024    // id capacity from which removals give memory back
 )
@@ -47,8 +47,10 @@ const (
 type Index struct {
 	mu   sync.RWMutex
 	cols map[string]*coll
-	pool sync.Pool // *scratch
-	encs sync.Pool // *encoded
+	pool  sync.Pool      // *scratch
+	encs  sync.Pool      // *encoded
+	hints map[string]int // Reserve for collections not made yet
+	keep  int            // candidates kept by the first sign plane (minCoarse)
 }
 
 // coll is one collection: n vectors in chunks of chunkLen; vector i lives in
@@ -85,7 +87,7 @@ type scratch struct {
 
 // New returns an empty index.
 func New() *Index {
-	ix := &Index{cols: make(map[string]*coll)}
+	ix := &Index{cols: make(map[string]*coll), hints: make(map[string]int), keep: minCoarse}
 	ix.pool.New = func() any { return new(scratch) }
 	ix.encs.New = func() any { return new(encoded) }
 	return ix
@@ -128,10 +130,30 @@ func measure(v []float32) (norm, maxAbs float64, err error) {
 	return math.Sqrt(ss), float64(math.Float32frombits(top)), nil
 }
 
-func newColl(dim int) *coll {
+func newColl(dim, capacity int) *coll {
 	words := (dim + 63) / 64
 	aw := min(words, planeWords)
-	return &coll{dim: dim, aw: aw, bw: words - aw, pos: make(map[string]int32)}
+	return &coll{dim: dim, aw: aw, bw: words - aw, ids: make([]string, 0, capacity), pos: make(map[string]int32, capacity)}
+}
+
+// Reserve makes room for n vectors in the collection, so that loading them
+// does not grow its tables step by step. It is only a hint.
+func (ix *Index) Reserve(collection string, n int) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	c := ix.cols[collection]
+	if c == nil {
+		ix.hints[collection] = n
+		return
+	}
+	if n > cap(c.ids) {
+		c.ids = slices.Grow(c.ids, n-len(c.ids))
+		pos := make(map[string]int32, n)
+		for id, i := range c.pos {
+			pos[id] = i
+		}
+		c.pos = pos
+	}
 }
 
 // Add stores v (normalised) under id in the collection, replacing any vector
@@ -151,7 +173,8 @@ func (ix *Index) Add(collection, id string, v []float32) error {
 	defer ix.mu.Unlock()
 	c := ix.cols[collection]
 	if c == nil {
-		c = newColl(len(v))
+		c = newColl(len(v), ix.hints[collection])
+		delete(ix.hints, collection)
 		ix.cols[collection] = c
 	}
 	if len(v) != c.dim {
@@ -320,6 +343,7 @@ func (ix *Index) Clear() {
 		c.wipeAll()
 		delete(ix.cols, name)
 	}
+	clear(ix.hints)
 }
 
 // Len returns the number of vectors in the collection.
@@ -396,7 +420,7 @@ func (ix *Index) Search(collection string, q []float32, k int) []likeness.Match 
 		}
 	default:
 		qa, qb := c.signs(nq)
-		coarse := max(minCoarse, 4*rerank)
+		coarse := max(ix.keep, 4*rerank)
 		cands = c.coarse(qa, coarse, sc.heap[:0])
 		sc.heap = cands
 		cands = c.refine(qb, cands, rerank, sc.cands[:0])

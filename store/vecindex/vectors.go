@@ -98,6 +98,9 @@ func (v *Vectors) Drop(ctx context.Context, collection string) error {
 	return nil
 }
 
+// Reserve makes room for n vectors in the collection before a bulk load.
+func (v *Vectors) Reserve(collection string, n int) { v.ix.Reserve(collection, n) }
+
 // Compact does nothing: removed vectors are overwritten at once.
 func (v *Vectors) Compact(ctx context.Context, collection string) error { return nil }
 
