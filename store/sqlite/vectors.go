@@ -318,7 +318,9 @@ func (db *DB) loadAll(ctx context.Context, cols map[string]string) error {
 		}
 		keys[appID] = loadKey{collection: col, open: o}
 	}
-	if r, ok := db.index.vi.(interface{ Reserve(collection string, n int) }); ok {
+	if r, ok := db.index.vi.(interface {
+		Reserve(collection string, n int)
+	}); ok {
 		rows, err := db.r.QueryContext(ctx, `SELECT app_id, count(*) FROM faces GROUP BY app_id`)
 		if err != nil {
 			return fmt.Errorf("sqlite: load index: %w", err)

@@ -45,8 +45,8 @@ const (
 // searches run in parallel, writes one at a time. The zero value is not
 // usable; call New.
 type Index struct {
-	mu   sync.RWMutex
-	cols map[string]*coll
+	mu    sync.RWMutex
+	cols  map[string]*coll
 	pool  sync.Pool      // *scratch
 	encs  sync.Pool      // *encoded
 	hints map[string]int // Reserve for collections not made yet
