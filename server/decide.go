@@ -96,6 +96,7 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 		ss.manyFaces = 0
 		return ss.guideMsg("no_face"), false, nil
 	case len(faces) > 1:
+		ss.sawFace = true // faces are in view: not NO_FACES_DETECTED
 		ss.manyFaces++
 		if ss.manyFaces >= manyFacesMax {
 			return nil, false, fail(likeness.FioManyFaces, "Several faces are in view.", nil)

@@ -152,11 +152,14 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		release()
 		return nil // the upgrader has replied
 	}
+	// The Echo context is reused once this handler returns: the session
+	// takes what it needs from it now.
+	requestID := c.Response().Header().Get(echo.HeaderXRequestID)
 	s.sessions.Add(1)
 	go func() {
 		defer s.sessions.Done()
 		defer release()
-		newSession(s, conn, app, st, op, c.Response().Header().Get(echo.HeaderXRequestID)).run()
+		newSession(s, conn, app, st, op, requestID).run()
 	}()
 	return nil
 }

@@ -66,19 +66,19 @@ func newAddrPolicy(allowPrivate bool) *addrPolicy {
 func (p *addrPolicy) check(ip netip.Addr) error {
 	ip = ip.Unmap()
 	if !ip.IsValid() {
-		return fmt.Errorf("address %v is not allowed", ip)
+		return refused("address %v is not allowed", ip)
 	}
 	for _, e := range p.embed {
 		if e.prefix.Contains(ip) {
 			b := ip.As16()
 			if v4 := netip.AddrFrom4([4]byte(b[e.at : e.at+4])); p.check(v4) != nil {
-				return fmt.Errorf("address %v is not allowed (it embeds %v)", ip, v4)
+				return refused("address %v is not allowed (it embeds %v)", ip, v4)
 			}
 		}
 	}
 	for _, r := range p.always {
 		if r.prefix.Contains(ip) {
-			return fmt.Errorf("address %v is not allowed (%s)", ip, r.what)
+			return refused("address %v is not allowed (%s)", ip, r.what)
 		}
 	}
 	if p.allowPrivate {
@@ -86,7 +86,7 @@ func (p *addrPolicy) check(ip netip.Addr) error {
 	}
 	for _, r := range p.private {
 		if r.prefix.Contains(ip) {
-			return fmt.Errorf("address %v is not allowed (%s)", ip, r.what)
+			return refused("address %v is not allowed (%s)", ip, r.what)
 		}
 	}
 	return nil
@@ -97,14 +97,22 @@ func (p *addrPolicy) check(ip netip.Addr) error {
 func (p *addrPolicy) control(network, address string, _ syscall.RawConn) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
-		return fmt.Errorf("address %q is not allowed", address)
+		return refused("address %q is not allowed", address)
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		return fmt.Errorf("address %q is not allowed", host)
+		return refused("address %q is not allowed", host)
 	}
 	return p.check(ip)
 }
+
+// addrRefused is the address policy's refusal: its text names the
+// endpoint's own address and the rule, and is shown in the delivery log.
+type addrRefused struct{ msg string }
+
+func (e *addrRefused) Error() string { return e.msg }
+
+func refused(format string, args ...any) error { return &addrRefused{fmt.Sprintf(format, args...)} }
 
 // CheckAddr returns an error when a webhook may not be sent to ip: loopback,
 // private, link-local, shared (CGNAT), special-purpose, multicast,

@@ -381,7 +381,10 @@ func netProblem(err error) string {
 	var opErr *net.OpError
 	var certErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
+	var ar *addrRefused
 	switch {
+	case errors.As(err, &ar):
+		return ar.Error()
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 		return "The host name does not exist."
 	case errors.As(err, &dnsErr):

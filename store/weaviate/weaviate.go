@@ -717,11 +717,15 @@ func (ix *Index) Compact(ctx context.Context, name string) error {
 	dim := c.dim
 	next := &target{tenant: tenantName(name, c.epoch+1), epoch: c.epoch + 1}
 	if dim != 0 {
-		if old.rot, err = c.rotationFor(dim); err == nil {
-			next.rot, err = newRotation(c.secret, next.epoch, dim)
-		}
+		old.rot, err = c.rotationFor(dim)
 	}
+	secret := slices.Clone(c.secret)
 	c.mu.Unlock()
+	if err == nil && dim != 0 {
+		// Derived outside c.mu: searches go on meanwhile.
+		next.rot, err = newRotation(secret, next.epoch, dim)
+	}
+	clear(secret)
 	if err == nil {
 		err = ix.c.Schema().TenantsCreator().WithClassName(ix.class).
 			WithTenants(models.Tenant{Name: next.tenant, ActivityStatus: "HOT"}).Do(ctx)
