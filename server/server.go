@@ -158,6 +158,8 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(s.accessLog)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	// No icon, and no 404 in every browser's console for it.
+	e.GET("/favicon.ico", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
 	e.GET("/.well-known/jwks.json", s.handleJWKS)
 	e.GET("/fio.js", s.handleAsset("fio.js"))
 	e.GET("/widget/check", s.handleWidgetCheck)
