@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -355,7 +356,7 @@ func bindJSON(c echo.Context, v any) error {
 func jsonProblem(err error) string {
 	var ute *json.UnmarshalTypeError
 	switch {
-	case asErr(err, &ute):
+	case errors.As(err, &ute):
 		return "field " + strconv.Quote(ute.Field) + " has the wrong type."
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."

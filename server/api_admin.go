@@ -3,7 +3,6 @@ package server
 import (
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -170,5 +169,3 @@ func (s *Server) handleOpenAPI(c echo.Context) error {
 	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
 	return c.Blob(http.StatusOK, "application/json", openAPI)
 }
-
-func asErr(err error, target any) bool { return errors.As(err, target) }

@@ -103,21 +103,3 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	_ = c.JSON(status, body)
 }
-
-// fioFor maps an application error to the FACEIO code a widget should see.
-func fioFor(err error) likeness.FioCode {
-	var we *widgetError
-	if errors.As(err, &we) {
-		return we.code
-	}
-	switch likeness.ErrorCode(err) {
-	case likeness.ERATELIMIT, likeness.EUNAVAILABLE:
-		return likeness.FioTooManyRequests
-	case likeness.ENOTFOUND, likeness.EUNAUTHORIZED:
-		return likeness.FioUnauthorized
-	case likeness.ECONSENT:
-		return likeness.FioTermsNotAccepted
-	default:
-		return likeness.FioProcessingErr
-	}
-}
