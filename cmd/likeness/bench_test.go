@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,39 +18,22 @@ import (
 	"github.com/likeness/likeness/store/weaviate/weaviatetest"
 )
 
-// The CLI is built once per test process: the bench commands run child
-// processes of their own executable.
-var (
-	cliOnce sync.Once
-	cliPath string
-	cliErr  error
-)
-
+// buildCLI builds the CLI into the test's temporary directory: the bench
+// commands run child processes of their own executable. (The build cache
+// makes every build after the first a link.)
 func buildCLI(t *testing.T) string {
 	t.Helper()
-	cliOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "likeness-cli-")
-		if err != nil {
-			cliErr = err
-			return
-		}
-		cliPath = filepath.Join(dir, "likeness")
-		// `go test` puts its own go command first in PATH.
-		out, err := exec.Command("go", "build", "-o", cliPath, ".").CombinedOutput()
-		if err != nil {
-			cliErr = err
-			cliPath = string(out)
-		}
-	})
-	if cliErr != nil {
-		t.Fatalf("build the CLI: %v\n%s", cliErr, cliPath)
+	path := filepath.Join(t.TempDir(), "likeness")
+	// `go test` puts its own go command first in PATH.
+	if out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build the CLI: %v\n%s", err, out)
 	}
-	return cliPath
+	return path
 }
 
-func runCLI(t *testing.T, env []string, args ...string) []byte {
+func runCLI(t *testing.T, cli string, env []string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(buildCLI(t), args...)
+	cmd := exec.Command(cli, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -70,7 +52,7 @@ func TestBenchIndexEmbedded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the CLI")
 	}
-	out := runCLI(t, nil, "bench", "index", "--store", "embedded", "--n", "3000", "--queries", "60", "--runs", "2", "--json")
+	out := runCLI(t, buildCLI(t), nil, "bench", "index", "--store", "embedded", "--n", "3000", "--queries", "60", "--runs", "2", "--json")
 	var res benchOutput
 	if err := json.Unmarshal(out, &res); err != nil || len(res.Results) != 1 {
 		t.Fatalf("output %s: %v", out, err)
@@ -97,7 +79,7 @@ func TestBenchIndexWeaviate(t *testing.T) {
 	if _, err := weaviatetest.Binary(); err != nil {
 		weaviatetest.New(t) // skips (or fails under CI) with the reason
 	}
-	out := runCLI(t, nil, "bench", "index", "--store", "weaviate", "--n", "800", "--queries", "40", "--runs", "1", "--json")
+	out := runCLI(t, buildCLI(t), nil, "bench", "index", "--store", "weaviate", "--n", "800", "--queries", "40", "--runs", "1", "--json")
 	var res benchOutput
 	if err := json.Unmarshal(out, &res); err != nil || len(res.Results) != 1 {
 		t.Fatalf("output %s: %v", out, err)
@@ -148,7 +130,8 @@ func TestIndexRebuildCommand(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(s.APIKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := runCLI(t, nil, "index", "rebuild", "--data", dir, "--vector-store", "weaviate",
+	cli := buildCLI(t)
+	out := runCLI(t, cli, nil, "index", "rebuild", "--data", dir, "--vector-store", "weaviate",
 		"--weaviate-url", s.URL, "--weaviate-api-key-file", keyFile, "--json")
 	var rep struct{ Collections, Faces, Added, Removed, Dropped int }
 	if err := json.Unmarshal(out, &rep); err != nil || rep.Collections != 1 || rep.Faces != 25 || rep.Added != 25 {
@@ -172,7 +155,7 @@ func TestIndexRebuildCommand(t *testing.T) {
 		}
 	}
 	// A wrong key file is refused before anything is touched.
-	cmd := exec.Command(buildCLI(t), "index", "rebuild", "--data", dir, "--vector-store", "weaviate",
+	cmd := exec.Command(cli, "index", "rebuild", "--data", dir, "--vector-store", "weaviate",
 		"--weaviate-url", s.URL, "--weaviate-api-key-file", filepath.Join(dir, "missing"))
 	if err := cmd.Run(); err == nil {
 		t.Fatal("rebuild ran without its API key file")
@@ -190,7 +173,7 @@ func TestBenchLoadSmoke(t *testing.T) {
 		t.Skipf("SKIP: the shared face set is absent (%s)", faces)
 	}
 	models, _ := filepath.Abs(filepath.Join("..", "..", "models"))
-	out := runCLI(t, nil, "bench", "load", "--n", "1,3", "--duration", "4s", "--max-sessions", "2",
+	out := runCLI(t, buildCLI(t), nil, "bench", "load", "--n", "1,3", "--duration", "4s", "--max-sessions", "2",
 		"--faces", faces, "--models", models, "--json")
 	var res struct {
 		Levels []loadLevel `json:"levels"`

@@ -147,6 +147,7 @@ func (db *DB) CreateApp(ctx context.Context, in likeness.AppCreate) (*likeness.A
 	db.mu.Lock()
 	db.apps[app.ID] = appKey{collection: app.CollectionID, key: dataKey}
 	db.mu.Unlock()
+	db.index.created(app.CollectionID) // vectors.go
 	return app, secrets, nil
 }
 

@@ -90,6 +90,16 @@ func (x *indexer) ensure(ctx context.Context, collection string) error {
 	return nil
 }
 
+// created makes a new collection in the index (a Weaviate tenant). A
+// failure is logged: the collection is made on first use instead.
+func (x *indexer) created(collection string) {
+	ctx, cancel := bg()
+	defer cancel()
+	if err := x.ensure(ctx, collection); err != nil {
+		x.log.Warn("vector index: collection not created yet; it will be on first use", "collection", collection, "err", err)
+	}
+}
+
 func (x *indexer) forget(collection string) {
 	x.mu.Lock()
 	delete(x.ensured, collection)

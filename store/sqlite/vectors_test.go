@@ -328,3 +328,16 @@ func TestEmbeddedCompactClearsJournal(t *testing.T) {
 		t.Fatalf("journal after CompactIndex: %v", j)
 	}
 }
+
+// TestTenantMadeWithApplication: creating an application makes its tenant.
+func TestTenantMadeWithApplication(t *testing.T) {
+	s := weaviatetest.New(t)
+	f := newFixture(t)
+	vi := openWeaviate(t, s)
+	db := f.openWith(t, vi)
+	a, _ := mustApp(t, db, "A")
+	cols, err := vi.Collections(ctx)
+	if err != nil || !slices.Contains(cols, a.CollectionID) {
+		t.Fatalf("after CreateApp Weaviate has %v, %v", cols, err)
+	}
+}

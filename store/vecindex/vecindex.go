@@ -12,7 +12,7 @@
 //     with the rest.
 //
 // A search scans the first sign plane of every vector by Hamming distance
-// and keeps the closest candidates (at least 8,192), refines them with the
+// and keeps the closest candidates (at least 4,096), refines them with the
 // second plane to at least 64, and re-ranks those by the int8 cosine. For a
 // 512-dimensional collection of a million faces that scans 32 MB per search
 // and holds about 700 MB; docs/scale.md has the measurements behind the
@@ -36,7 +36,7 @@ const (
 	chunkLen      = 1 << 14 // vectors per storage chunk: growth never copies the whole collection
 	planeWords    = 4       // 64-bit words of sign bits in the first plane (256 bits)
 	minRerank     = 64      // candidates re-ranked by the int8 cosine
-	minCoarse     = 8192    // candidates kept by the first sign plane
+	minCoarse     = 4096    // candidates kept by the first sign plane
 	minCodeDim    = 128     // below this many dimensions every vector is re-ranked
 	shrinkIDsFrom = 1024    // id capacity from which removals give memory back
 )
