@@ -27,10 +27,12 @@ const (
 // Open-set identification on the fixed LFW subset (TestIdentifySubset),
 // measured with the current calibration; the test fails if any gets worse.
 const (
-	idMaxFPIR        = 0.0
+	// One stranger of 135: Andrew_Caldecott_0001 is the same photo as
+	// Andrew_Gilligan_0001 (similarity 0.948), a label error of the set.
+	idMaxFPIR        = 1.0 / 135
 	idMaxWrong       = 0.0
-	idMaxFNIRWithPIN = 0.05
-	idMaxFalseDup    = 0.01
+	idMaxFNIRWithPIN = 0.05  // measured 0.048
+	idMaxFalseDup    = 0.005 // measured 0.004
 )
 
 func TestDevSetResults(t *testing.T) {

@@ -75,7 +75,7 @@ type IdentifySummary struct {
 // SizeRow is the decision at one gallery size.
 type SizeRow struct {
 	N                 int     `json:"n"`
-	FaceOnlyThreshold float64 `json:"faceOnlyThreshold"`
+	FaceOnlyThreshold float64 `json:"faceOnlyThreshold"` // 2 (identify.Never): the face alone never decides
 	PredictedFPIR     float64 `json:"predictedFpir"` // calibrated bound: N × FMR(threshold)
 	FPIR              float64 `json:"fpir"`
 	FNIR              float64 `json:"fnir"`
@@ -263,8 +263,10 @@ type sizeResult struct {
 func decideAt(gallery, mated, strangers []*photo, pol identify.Policy) sizeResult {
 	n := len(gallery)
 	t := identify.ThresholdsFor(n, pol)
-	r := sizeResult{SizeRow: SizeRow{N: n, FaceOnlyThreshold: r3(t.FaceOnly),
-		PredictedFPIR: math.Min(1, float64(n)*engine.FalseMatchRate(t.FaceOnly))}}
+	r := sizeResult{SizeRow: SizeRow{N: n, FaceOnlyThreshold: r3(t.FaceOnly)}}
+	if t.FaceOnly < identify.Never {
+		r.PredictedFPIR = math.Min(1, float64(n)*engine.FalseMatchRate(t.FaceOnly))
+	}
 	enrolled := map[string]bool{}
 	for _, g := range gallery {
 		enrolled[g.person] = true

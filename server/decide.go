@@ -259,15 +259,9 @@ func (ss *session) afterIdentify(ctx context.Context, res *identify.Result) (map
 }
 
 func (ss *session) authSuccess(ctx context.Context, facialID string) (map[string]any, bool, *failure) {
-	face, err := ss.s.cfg.Faces.Face(ctx, ss.app.ID, facialID)
+	face, err := ss.s.identified(ctx, ss.app.ID, facialID)
 	if err != nil {
 		return nil, false, fail(likeness.FioUnrecognizedFace, "The face was not recognised.", err)
-	}
-	if err := ss.s.cfg.Faces.TouchAuth(ctx, ss.app.ID, face.FacialID); err != nil {
-		ss.log.Warn("touch auth", "err", err)
-	}
-	if err := ss.s.cfg.Policy.RecordAuthSuccess(ctx, ss.app.ID, face.FacialID); err != nil {
-		ss.log.Warn("auth success", "err", err)
 	}
 	token, err := ss.s.signer.issue(ss.app.PublicID, face.FacialID, opAuthenticate)
 	if err != nil {
