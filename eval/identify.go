@@ -76,7 +76,7 @@ type IdentifySummary struct {
 type SizeRow struct {
 	N                 int     `json:"n"`
 	FaceOnlyThreshold float64 `json:"faceOnlyThreshold"` // 2 (identify.Never): the face alone never decides
-	PredictedFPIR     float64 `json:"predictedFpir"` // calibrated bound: N × FMR(threshold)
+	PredictedFPIR     float64 `json:"predictedFpir"`     // calibrated bound: N × FMR(threshold)
 	FPIR              float64 `json:"fpir"`
 	FNIR              float64 `json:"fnir"`
 	SecondFactorShare float64 `json:"secondFactorShare"` // mated probes asked for a PIN

@@ -138,7 +138,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer eng.Close()
 	if *ident {
 		pol := identify.Policy{MaxFAR: *maxFAR, PIN: likeness.PINOptional, PINMinLength: *pinMin, RejectWeakPINs: true}
-		rep, err := eval.RunIdentify(ctx, eng, *faces, pol)
+		rep, err := eval.RunIdentify(ctx, eng, *faces, pol, 0)
 		if err != nil {
 			return err
 		}
