@@ -285,7 +285,7 @@ func (ss *session) handlePIN(ctx context.Context, pin string) (map[string]any, b
 	wellFormed := len(pin) >= ss.set.PINMinLength && len(pin) <= 16 && strings.Trim(pin, "0123456789") == ""
 	switch ss.pinStep {
 	case "enroll":
-		if !wellFormed || (ss.set.RejectWeakPINs && isWeakPIN(pin)) {
+		if ss.set.CheckNewPIN(pin) != "" {
 			return ss.pinMsg("retry"), false, nil
 		}
 		if ss.set.UniquePINs {
