@@ -1,8 +1,15 @@
 package server
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 // TestFaceIOPINFollowsPolicy: /setfacialidpincode applies the application's
@@ -35,5 +42,109 @@ func TestFaceIOPINFollowsPolicy(t *testing.T) {
 	}
 	if pinOK(t, h, fid, "12345678") || !pinOK(t, h, fid, "48291735") || !pinOK(t, h, other, "59302846") {
 		t.Error("a refused PIN was stored, or an accepted one was not")
+	}
+}
+
+// roleRow is one row of docs/api.md's roles table.
+type roleRow struct {
+	methods       []string
+	path          string // with {params}
+	fields        []string
+	member, owner bool
+}
+
+// docRoles parses the roles table of docs/api.md.
+func docRoles(t *testing.T) []roleRow {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "docs", "api.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("^\\s*\\| ((?:`[A-Z]+`/)?`[A-Z]+ /[^`]*`)(?: with (.*?))? \\| (yes|no) \\| (yes|no) \\|$")
+	var rows []roleRow
+	for _, line := range strings.Split(string(raw), "\n") {
+		m := row.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		ep := strings.ReplaceAll(m[1], "`", "")
+		sp := strings.LastIndex(ep, " ")
+		r := roleRow{methods: strings.Split(ep[:sp], "/"), path: ep[sp+1:], member: m[3] == "yes", owner: m[4] == "yes"}
+		for _, f := range strings.Split(m[2], ",") {
+			if f = strings.Trim(strings.TrimSpace(f), "`"); f != "" {
+				r.fields = append(r.fields, f)
+			}
+		}
+		rows = append(rows, r)
+	}
+	if len(rows) < 30 {
+		t.Fatalf("found %d rows in the roles table of docs/api.md", len(rows))
+	}
+	return rows
+}
+
+// TestRolesTableMatchesCode sends every route of the API with a member and
+// an owner key and checks that the role is refused exactly where
+// docs/api.md's roles table says so; every route is in the table and every
+// row is a route.
+func TestRolesTableMatchesCode(t *testing.T) {
+	h := newHarness(t, Limits{APIRate: 1000, APIBurst: 1000})
+	st, body, _ := h.call("POST", "/v1/keys", h.apiKey, map[string]any{"role": "member"})
+	if st != 201 {
+		t.Fatalf("member key: %d %s", st, body)
+	}
+	var mk struct{ Key string }
+	json.Unmarshal(body, &mk)
+	keys := map[string]string{"member": mk.Key, "owner": h.apiKey}
+	fieldBody := map[string]any{"name": "Shop", "retentionDays": 30, "storeImages": false}
+	params := strings.NewReplacer("{cid}", h.app.CollectionID, "{fid}", uuid.NewString(), "{kid}", uuid.NewString(),
+		"{wid}", uuid.NewString(), "{eid}", uuid.NewString())
+
+	documented := map[string]bool{}
+	for _, r := range docRoles(t) {
+		for _, m := range r.methods {
+			documented[m+" "+r.path] = true
+			bodies := []any{map[string]any{}}
+			if len(r.fields) > 0 {
+				bodies = nil
+				for _, f := range r.fields {
+					bodies = append(bodies, map[string]any{f: fieldBody[f]})
+				}
+			}
+			for role, key := range keys {
+				allowed := r.member
+				if role == "owner" {
+					allowed = r.owner
+				}
+				for _, b := range bodies {
+					path := params.Replace(r.path)
+					var st int
+					var reply []byte
+					if strings.HasPrefix(path, "/v1/") {
+						st, reply, _ = h.call(m, path, key, b)
+					} else { // FACEIO endpoints take the key as a parameter
+						st, reply, _ = h.call(m, path+"?key="+key, "", nil)
+					}
+					forbidden := st == 403 && strings.Contains(string(reply), `"forbidden"`)
+					if st == 401 || st == 404 && strings.Contains(string(reply), "Not Found") || forbidden == allowed {
+						t.Errorf("%s %s %v as %s: %d %s; the table says allowed=%v", m, r.path, b, role, st, reply, allowed)
+					}
+				}
+			}
+		}
+	}
+	for _, rt := range h.srv.echo.Routes() {
+		if rt.Path == "/v1/openapi.json" || !strings.HasPrefix(rt.Path, "/v1/") && !slices.Contains(
+			[]string{"/deletefacialid", "/setfacialidpayload", "/setfacialidpincode", "/checkfacialid"}, rt.Path) {
+			continue
+		}
+		p := regexp.MustCompile(`:(\w+)`).ReplaceAllString(rt.Path, "{$1}")
+		if !documented[rt.Method+" "+p] {
+			t.Errorf("%s %s is not in docs/api.md's roles table", rt.Method, p)
+		}
+		delete(documented, rt.Method+" "+p)
+	}
+	for k := range documented {
+		t.Errorf("docs/api.md's roles table names %s, which is not a route", k)
 	}
 }
