@@ -2,14 +2,20 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/likeness/likeness/crypt"
+	"github.com/likeness/likeness/store/sqlite"
 )
 
 // TestFaceIOPINFollowsPolicy: /setfacialidpincode applies the application's
@@ -147,4 +153,49 @@ func TestRolesTableMatchesCode(t *testing.T) {
 	for k := range documented {
 		t.Errorf("docs/api.md's roles table names %s, which is not a route", k)
 	}
+}
+
+// TestPINHashingIsBounded: many PIN sets at once run no more argon2id
+// hashes than the shared pool's size; those that wait past its deadline get
+// 503 with Retry-After, and nothing is lost for the others.
+func TestPINHashingIsBounded(t *testing.T) {
+	pool := crypt.NewPool(2, 150*time.Millisecond)
+	h := newHarnessStore(t, Limits{APIRate: 1000, APIBurst: 1000}, func(o *sqlite.Options) { o.Hashing = pool })
+	fid := h.enroll(h.apiKey, h.app.CollectionID, "", photo(t, "verify/face_recognition/fr_obama/obama.jpg"))
+	const n = 24
+	var wg sync.WaitGroup
+	statuses := make([]int, n)
+	retry := make([]string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, body, hdr := h.call("POST", "/setfacialidpincode", "", map[string]any{"key": h.apiKey, "fid": fid, "pin": fmt.Sprintf("5%07d", 1379*i+4821)})
+			statuses[i], retry[i] = st, hdr.Get("Retry-After")
+			if st != 200 && st != 503 {
+				t.Errorf("status %d %s", st, body)
+			}
+			mustNotContain(t, body)
+		}()
+	}
+	wg.Wait()
+	ok, busy := 0, 0
+	for i, st := range statuses {
+		switch st {
+		case 200:
+			ok++
+		case 503:
+			busy++
+			if retry[i] == "" {
+				t.Error("503 without Retry-After")
+			}
+		}
+	}
+	if pool.Peak() > pool.Size() || pool.Peak() == 0 {
+		t.Errorf("peak %d hashes at once, pool size %d", pool.Peak(), pool.Size())
+	}
+	if ok < 2 || busy == 0 {
+		t.Errorf("%d set, %d refused as busy: want some of each", ok, busy)
+	}
+	t.Logf("%d PIN sets: %d done, %d got 503; at most %d hashes at once", n, ok, busy, pool.Peak())
 }

@@ -79,6 +79,9 @@ func (h *Handler) pages(next echo.HandlerFunc) echo.HandlerFunc {
 		} else {
 			log.Info("page refused", "code", code, "err", err)
 		}
+		if status == http.StatusServiceUnavailable && hd.Get("Retry-After") == "" {
+			hd.Set("Retry-After", "2") // the hashing pool frees up within seconds
+		}
 		v := templates.ErrorView{Chrome: h.chrome(c, errorTitle(status)), Status: status,
 			Message: likeness.ErrorMessage(err)}
 		return h.render(c, status, templates.ErrorPage(v))

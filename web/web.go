@@ -23,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/crypt"
 )
 
 // AccountStore keeps console accounts, organizations and sessions.
@@ -133,6 +134,9 @@ type Config struct {
 	// application: the first account signed up becomes its owner.
 	DemoOrgID string
 	Password  PasswordParams // zero: DefaultPasswordParams
+	// Hashing runs password hashing (argon2id); the same pool as the
+	// store's PIN hashing. nil means a pool of the handler's own.
+	Hashing *crypt.Pool
 	// ClientIP returns the client address used for rate limits; nil uses the
 	// connection's peer address (no header is trusted).
 	ClientIP func(r *http.Request) string
@@ -197,7 +201,10 @@ func New(cfg Config) (*Handler, error) {
 			return nil, fmt.Errorf("web: %w", err)
 		}
 	}
-	if h.pw, err = newPasswords(cfg.Password); err != nil {
+	if cfg.Hashing == nil {
+		cfg.Hashing = crypt.NewPool(0, 0)
+	}
+	if h.pw, err = newPasswords(cfg.Password, cfg.Hashing); err != nil {
 		return nil, err
 	}
 	if h.assets, err = loadAssets(); err != nil {

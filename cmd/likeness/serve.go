@@ -96,7 +96,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeVI() // after the store
-	db, err := openStore(ctx, *data, vc.with(vi, log))
+	// One pool for every argon2id hash: console passwords and PINs.
+	hashing := crypt.NewPool(0, 0)
+	db, err := openStore(ctx, *data, vc.with(vi, log), func(o *sqlite.Options) { o.Hashing = hashing })
 	if err != nil {
 		return err
 	}
@@ -134,7 +136,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.DemoPublicID = app.PublicID
 	}
-	pages, err := newPages(ctx, db, cfg, *signUp)
+	pages, err := newPages(ctx, db, cfg, *signUp, hashing)
 	if err != nil {
 		return err
 	}
