@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -91,8 +93,38 @@ func CheckNewPassword(password string) error {
 		return likeness.Errorf(likeness.EINVALID, "Choose a password of at most %d bytes.", MaxPasswordLen)
 	case !utf8.ValidString(password):
 		return likeness.Errorf(likeness.EINVALID, "The password is not valid text.")
+	case commonPassword(password):
+		return likeness.Errorf(likeness.EINVALID, "This password is among the most common ones and is guessed first. Choose another.")
 	}
 	return nil
+}
+
+// commonPasswords is the list in common-passwords.txt: one lower-case
+// password a line, # comments.
+//
+//go:embed common-passwords.txt
+var commonPasswords string
+
+// commonPassword reports whether password is common (case aside): a listed
+// one, a listed one followed by digits or symbols only ("password1234!"), or
+// a listed one repeated ("passwordpassword").
+func commonPassword(password string) bool {
+	p := strings.ToLower(password)
+	noLetters := func(s string) bool { return strings.IndexFunc(s, unicode.IsLetter) < 0 }
+	base := strings.TrimRightFunc(p, func(r rune) bool { return !unicode.IsLetter(r) })
+	for line := range strings.Lines(commonPasswords) {
+		w := strings.TrimSpace(line)
+		if w == "" || w[0] == '#' {
+			continue
+		}
+		if strings.HasPrefix(p, w) && noLetters(p[len(w):]) {
+			return true
+		}
+		if base != "" && len(base)%len(w) == 0 && strings.Repeat(w, len(base)/len(w)) == base {
+			return true
+		}
+	}
+	return false
 }
 
 // passwords hashes and checks passwords in the shared hashing pool: each

@@ -157,8 +157,9 @@ type Handler struct {
 	csrfKey    []byte
 	pw         *passwords
 	assets     *assets
-	ipLimit    *limiter // failed sign-ins and sign-ups per client address
-	acctLimit  *limiter // failed sign-ins per account
+	ipLimit    *limiter  // failed sign-ups and privacy sign-ins per client address
+	pairThrot  *throttle // failed console sign-ins per account at one address
+	addrThrot  *throttle // failed console sign-ins per address, over any accounts
 }
 
 // New builds a Handler: it derives its keys from the store's master key and
@@ -211,7 +212,12 @@ func New(cfg Config) (*Handler, error) {
 		return nil, err
 	}
 	h.ipLimit = newLimiter(cfg.Now, 20, 15*time.Minute)
-	h.acctLimit = newLimiter(cfg.Now, 5, 15*time.Minute)
+	// Growing pauses, never a lock (docs/security.md, "Console accounts"):
+	// an account at one address gets 3 free tries, then 1 s doubling to
+	// 15 min; an address over any accounts 30 free tries, then 1 s doubling
+	// to at most 10 s, so people behind a shared address are only slowed.
+	h.pairThrot = newThrottle(cfg.Now, 3, time.Second, 15*time.Minute, 24*time.Hour)
+	h.addrThrot = newThrottle(cfg.Now, 30, time.Second, 10*time.Second, 15*time.Minute)
 	return h, nil
 }
 
