@@ -44,10 +44,18 @@ type AccountStore interface {
 	Members(ctx context.Context, orgID string) ([]*likeness.Membership, error)
 	// Membership: ENOTFOUND when the account is not a member.
 	Membership(ctx context.Context, orgID, userID string) (*likeness.Membership, error)
-	// AddMember: ENOTFOUND for an unknown email, ECONFLICT for a member.
-	AddMember(ctx context.Context, orgID, email, role string) (*likeness.Membership, error)
-	// CreateMember: ECONFLICT when the email is taken.
-	CreateMember(ctx context.Context, orgID, email, passwordHash, role string) (*likeness.Membership, error)
+	// CreateInvitation invites an address (never looking it up) and returns
+	// the link's secret. EINVALID for a bad email or role.
+	CreateInvitation(ctx context.Context, orgID, email, role, invitedBy string, ttl time.Duration) (*likeness.Invitation, string, error)
+	Invitations(ctx context.Context, orgID string) ([]*likeness.Invitation, error)
+	// InvitationByToken: ENOTFOUND for an unknown, used or expired link.
+	InvitationByToken(ctx context.Context, token string) (*likeness.Invitation, error)
+	// AcceptInvitation: EFORBIDDEN for another address, ECONFLICT for a member.
+	AcceptInvitation(ctx context.Context, token, userID string) (*likeness.Membership, error)
+	// AcceptInvitationNewAccount: ECONFLICT when the address has an account.
+	AcceptInvitationNewAccount(ctx context.Context, token, passwordHash string) (*likeness.User, *likeness.Membership, error)
+	// RevokeInvitation: ENOTFOUND when the organization has no such one.
+	RevokeInvitation(ctx context.Context, orgID, id string) error
 	// SetMemberRole and RemoveMember: EPRECONDITION for the last owner.
 	SetMemberRole(ctx context.Context, orgID, userID, role string) error
 	RemoveMember(ctx context.Context, orgID, userID string) error
@@ -146,20 +154,21 @@ type Config struct {
 
 // Handler serves the console and the privacy page.
 type Handler struct {
-	cfg        Config
-	store      Store
-	log        *slog.Logger
-	now        func() time.Time
-	issuer     string // PublicURL without a trailing slash
-	origin     string // PublicURL's origin
-	consoleKey []byte
-	privacyKey []byte
-	csrfKey    []byte
-	pw         *passwords
-	assets     *assets
-	ipLimit    *limiter  // failed sign-ups and privacy sign-ins per client address
-	pairThrot  *throttle // failed console sign-ins per account at one address
-	addrThrot  *throttle // failed console sign-ins per address, over any accounts
+	cfg         Config
+	store       Store
+	log         *slog.Logger
+	now         func() time.Time
+	issuer      string // PublicURL without a trailing slash
+	origin      string // PublicURL's origin
+	consoleKey  []byte
+	privacyKey  []byte
+	csrfKey     []byte
+	pw          *passwords
+	assets      *assets
+	ipLimit     *limiter  // failed sign-ups and privacy sign-ins per client address
+	inviteLimit *limiter  // invitations made per account
+	pairThrot   *throttle // failed console sign-ins per account at one address
+	addrThrot   *throttle // failed console sign-ins per address, over any accounts
 }
 
 // New builds a Handler: it derives its keys from the store's master key and
@@ -216,6 +225,7 @@ func New(cfg Config) (*Handler, error) {
 	// an account at one address gets 3 free tries, then 1 s doubling to
 	// 15 min; an address over any accounts 30 free tries, then 1 s doubling
 	// to at most 10 s, so people behind a shared address are only slowed.
+	h.inviteLimit = newLimiter(cfg.Now, invitesPerHour, time.Hour)
 	h.pairThrot = newThrottle(cfg.Now, 3, time.Second, 15*time.Minute, 24*time.Hour)
 	h.addrThrot = newThrottle(cfg.Now, 30, time.Second, 10*time.Second, 15*time.Minute)
 	return h, nil
@@ -289,10 +299,17 @@ func (h *Handler) Mount(e *echo.Echo) {
 		page(method, "/console/orgs/:org"+path, h.withOrg(role, fn), signedIn...)
 	}
 	org(http.MethodGet, "/members", likeness.OrgViewer, h.handleMembers)
-	org(http.MethodPost, "/members", likeness.OrgAdmin, h.handleAddMember)
+	org(http.MethodPost, "/members", likeness.OrgAdmin, h.handleInvite)
+	org(http.MethodPost, "/invitations/:iid/revoke", likeness.OrgAdmin, h.handleRevokeInvitation)
 	org(http.MethodPost, "/members/:uid/role", likeness.OrgAdmin, h.handleMemberRole)
 	org(http.MethodPost, "/members/:uid/remove", likeness.OrgAdmin, h.handleRemoveMember)
 	org(http.MethodGet, "/audit", likeness.OrgOwner, h.handleAudit)
+
+	// An invitation link carries its secret in the query string, which is
+	// never logged.
+	page(http.MethodGet, "/console/invitation", h.handleInvitation)
+	page(http.MethodPost, "/console/invitation/accept", h.handleAcceptInvitation, signedIn...)
+	page(http.MethodPost, "/console/invitation/account", h.handleInvitationAccount, h.checkPreCSRF)
 
 	page(http.MethodGet, "/privacy/:pid", h.handlePrivacy)
 	page(http.MethodPost, "/privacy/:pid/session", h.handlePrivacySession, h.checkPreCSRF)
