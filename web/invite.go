@@ -31,7 +31,7 @@ func (h *Handler) handleInvite(c echo.Context, m *likeness.Membership) error {
 		return likeness.Errorf(likeness.EFORBIDDEN, "Only owners can invite owners.")
 	}
 	key := "invite:" + s.user.ID
-	if h.inviteLimit.blocked(key) > 0 {
+	if h.invites.blocked(key) > 0 {
 		return likeness.Errorf(likeness.ERATELIMIT, "You made %d invitations in the last hour. Wait a while before the next.", invitesPerHour)
 	}
 	inv, token, err := h.store.CreateInvitation(ctx, m.Org.ID, form.Email, form.Role, s.user.ID, invitationTTL)
@@ -47,7 +47,7 @@ func (h *Handler) handleInvite(c echo.Context, m *likeness.Membership) error {
 		v.Form, v.Chrome.Error = form, likeness.ErrorMessage(err)
 		return h.render(c, status, templates.MembersPage(*v))
 	}
-	h.inviteLimit.fail(key) // counts invitations made
+	h.invites.fail(key) // counts invitations made
 	v.InviteEmail, v.InviteLink = inv.Email, h.issuer+"/console/invitation?t="+url.QueryEscape(token)
 	v.Chrome.Flash = "The invitation was created."
 	return h.render(c, http.StatusCreated, templates.MembersPage(*v))
@@ -58,7 +58,7 @@ func (h *Handler) handleRevokeInvitation(c echo.Context, m *likeness.Membership)
 	if err := h.store.RevokeInvitation(c.Request().Context(), m.Org.ID, c.Param("iid")); err != nil {
 		return err
 	}
-	return redirectDone(c, templates.OrgPath(m.Org.ID, "/members"), "invitation-gone")
+	return redirectDone(c, templates.OrgPath(m.Org.ID, "/members"), "invite-gone")
 }
 
 // handleInvitation shows what an invitation link offers: accept (signed in

@@ -64,13 +64,6 @@ func (l *limiter) fail(key string) {
 	f.n++
 }
 
-// reset forgets key's failures (after a success).
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	delete(l.keys, key)
-	l.mu.Unlock()
-}
-
 func (l *limiter) prune(now time.Time) {
 	for k, f := range l.keys {
 		if now.Sub(f.start) >= l.window {

@@ -154,21 +154,21 @@ type Config struct {
 
 // Handler serves the console and the privacy page.
 type Handler struct {
-	cfg         Config
-	store       Store
-	log         *slog.Logger
-	now         func() time.Time
-	issuer      string // PublicURL without a trailing slash
-	origin      string // PublicURL's origin
-	consoleKey  []byte
-	privacyKey  []byte
-	csrfKey     []byte
-	pw          *passwords
-	assets      *assets
-	ipLimit     *limiter  // failed sign-ups and privacy sign-ins per client address
-	inviteLimit *limiter  // invitations made per account
-	pairThrot   *throttle // failed console sign-ins per account at one address
-	addrThrot   *throttle // failed console sign-ins per address, over any accounts
+	cfg        Config
+	store      Store
+	log        *slog.Logger
+	now        func() time.Time
+	issuer     string // PublicURL without a trailing slash
+	origin     string // PublicURL's origin
+	consoleKey []byte
+	privacyKey []byte
+	csrfKey    []byte
+	pw         *passwords
+	assets     *assets
+	ipLimit    *limiter  // failed sign-ups and privacy sign-ins per client address
+	invites    *limiter  // invitations made per account
+	pairThrot  *throttle // failed console sign-ins per account at one address
+	addrThrot  *throttle // failed console sign-ins per address, over any accounts
 }
 
 // New builds a Handler: it derives its keys from the store's master key and
@@ -225,7 +225,7 @@ func New(cfg Config) (*Handler, error) {
 	// an account at one address gets 3 free tries, then 1 s doubling to
 	// 15 min; an address over any accounts 30 free tries, then 1 s doubling
 	// to at most 10 s, so people behind a shared address are only slowed.
-	h.inviteLimit = newLimiter(cfg.Now, invitesPerHour, time.Hour)
+	h.invites = newLimiter(cfg.Now, invitesPerHour, time.Hour)
 	h.pairThrot = newThrottle(cfg.Now, 3, time.Second, 15*time.Minute, 24*time.Hour)
 	h.addrThrot = newThrottle(cfg.Now, 30, time.Second, 10*time.Second, 15*time.Minute)
 	return h, nil
