@@ -2,11 +2,7 @@ package likeness
 
 import (
 	"slices"
-	"strings"
 )
-
-// MaxPINLength is the longest PIN any application accepts (digits).
-const MaxPINLength = 16
 
 // PINProblem names why a PIN someone chooses breaks an application's PIN
 // policy, or is "" when it is acceptable.
@@ -24,7 +20,7 @@ const (
 // UniquePINs holds needs the store; callers check it after this.
 func (s *Settings) CheckNewPIN(pin string) PINProblem {
 	switch {
-	case !WellFormedPIN(pin, s.PINMinLength):
+	case !ValidPIN(pin, max(4, s.PINMinLength)):
 		return PINMalformed
 	case s.RejectWeakPINs && IsWeakPIN(pin):
 		return PINWeak
@@ -42,12 +38,6 @@ func (p PINProblem) Err(s *Settings) error {
 		return Errorf(EINVALID, "The PIN is too easy to guess; choose another.")
 	}
 	return nil
-}
-
-// WellFormedPIN reports whether pin is minLen (at least 4) to MaxPINLength
-// ASCII digits.
-func WellFormedPIN(pin string, minLen int) bool {
-	return len(pin) >= max(4, minLen) && len(pin) <= MaxPINLength && strings.Trim(pin, "0123456789") == ""
 }
 
 // commonPINs are PINs people choose first that no simple pattern covers.

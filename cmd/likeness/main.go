@@ -16,8 +16,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
 	"github.com/likeness/likeness/eval"
+	"github.com/likeness/likeness/identify"
 )
 
 const usage = `likeness — self-hosted, privacy-by-design face authentication
@@ -118,8 +120,11 @@ func parse(fs *flag.FlagSet, args []string) error {
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	cfg := engineFlags(fs)
-	faces := fs.String("faces", "", "face set directory (labels.csv, pairs.csv)")
+	faces := fs.String("faces", "", "face set directory (labels.csv, pairs.csv; or <person>/<photo> folders with --identify)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	ident := fs.Bool("identify", false, "open-set identification over <person>/<photo> folders")
+	maxFAR := fs.Float64("max-false-accept-rate", likeness.DefaultMaxFalseAcceptRate, "with --identify: the application's target")
+	pinMin := fs.Int("pin-min-length", 4, "with --identify: the application's PIN length")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -131,6 +136,25 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer eng.Close()
+	if *ident {
+		pol := identify.Policy{MaxFAR: *maxFAR, PIN: likeness.PINOptional, PINMinLength: *pinMin, RejectWeakPINs: true}
+		rep, err := eval.RunIdentify(ctx, eng, *faces, pol)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(rep)
+		}
+		s := rep.Summary
+		fmt.Fprintf(stdout, "gallery %d, %d mated and %d non-mated probes\nFPIR %.4f  FNIR %.4f (second factor %.4f)  wrong person %.4f  FNIR with PIN %.4f\n",
+			s.Gallery, s.MatedProbes, s.NonMatedProbes, s.FPIR, s.FNIR, s.SecondFactorShare, s.WrongPersonMatch, s.FNIRWithPIN)
+		fmt.Fprintf(stdout, "false duplicates %.4f  duplicates caught %.4f\n", s.FalseDuplicates, s.DuplicatesCaught)
+		for _, r := range rep.BySize {
+			fmt.Fprintf(stdout, "N=%d threshold %.3f FPIR %.4f (bound %.1e) FNIR %.4f second factor %.4f FNIR with PIN %.4f\n",
+				r.N, r.FaceOnlyThreshold, r.FPIR, r.PredictedFPIR, r.FNIR, r.SecondFactorShare, r.FNIRWithPIN)
+		}
+		return nil
+	}
 	rep, err := eval.Run(ctx, eng, *faces)
 	if err != nil {
 		return err
