@@ -15,19 +15,25 @@ import "math"
 // between points the rate is interpolated log-linearly.
 //
 // How it is extended: above 0.50 the measured tail flattens into a plateau
-// (1 to 2 in a million from 0.55 to 0.70) made of mislabelled photos (one
-// person under two names), group photos whose largest face is the other
-// person, twins and relatives. Lookalikes and relatives exist among real
-// users too, so the model keeps that plateau instead of pretending the tail
-// is Gaussian: above 0.50 the rate falls by at most a factor of ten for
-// every tailDecade of similarity (measured between 0.44 and 0.50: a factor
-// of ten every 0.064), and never below the plateau floor until plateauEnd.
+// (1 to 2 in a million from 0.55 to 0.70, 1 in 3.4 million from 0.74 to
+// 0.85, 1 in 10 million at 0.95) made of twins (James and Oliver Phelps,
+// 0.55), lookalikes, group photos whose largest face is the other person,
+// and the same photo filed under two names (0.87 to 0.99). Twins,
+// relatives and lookalikes exist among real users, and nothing in a face
+// tells a twin from the person, so the model keeps that plateau instead of
+// pretending the tail is Gaussian: above 0.50 the rate falls by at most a
+// factor of ten for every tailDecade of similarity (measured between 0.44
+// and 0.50: a factor of ten every 0.064), never below plateauRate before
+// plateauEnd, and never below twinRate at all. With the margin this means
+// the face alone can meet a 1e-4 target only up to about 330 enrolled
+// faces; beyond, a second factor does (package identify).
 //
-// Safety margin: every rate is multiplied by calibrationMargin (3), which
-// covers the spread between halves of a data set of this size (the held-out
-// half of the same set differs by up to 2× at 1e-5 when the set is split by
-// person) and the change from press photos to webcam frames measured on
-// ../shared/faces (same distribution as LFW: impostor mean 0.001, standard
+// Safety margin: every measured rate is multiplied by margin(s). Where the
+// table is dense (up to 0.46, ≥ 483 impostors at or above each point) the
+// margin is 1.5: splitting the set by person into halves and quarters moves
+// the rate at 0.38–0.46 by at most 1.41× (1.32e-4 against 9.4e-5 at 0.42),
+// and the change from press photos to the webcam-like frames of
+// ../shared/faces is smaller (impostor mean 0.001, standard
 // deviation 0.096). Webcam frames taken in poor light (../shared/nuaa, only
 // 5 people) run higher (impostor mean 0.18, maximum 0.551 over 144,000
 // comparisons of 10 pairs of people), while one live webcam session of one
@@ -40,8 +46,26 @@ import "math"
 // The tables are constants of this model (fr_feature.onnx): a different
 // embedder needs a new calibration.
 
-// calibrationMargin multiplies every measured rate (see above).
-const calibrationMargin = 3
+// Safety margins (see above): denseMargin where the table is dense,
+// rising linearly to tailMargin at the table's end and beyond, where the
+// tail is extrapolated.
+const (
+	denseMargin = 1.5
+	tailMargin  = 3
+	denseEnd    = 0.46
+)
+
+// margin is the safety margin at similarity s.
+func margin(s float64) float64 {
+	last := impostorTail[len(impostorTail)-1].s
+	switch {
+	case s <= denseEnd:
+		return denseMargin
+	case s >= last:
+		return tailMargin
+	}
+	return denseMargin + (tailMargin-denseMargin)*(s-denseEnd)/(last-denseEnd)
+}
 
 // tailDecade is the similarity over which the extrapolated tail falls by a
 // factor of ten (shallower than the measured 0.064 between 0.44 and 0.50).
@@ -54,6 +78,9 @@ const tailDecade = 0.08
 const (
 	plateauRate = 7e-7
 	plateauEnd  = 0.72
+	// twinRate is the rate the tail never falls below: the pairs of
+	// different people as alike as one person (9.8e-8 measured at 0.95).
+	twinRate = 1e-7
 )
 
 // impostorTail is P(similarity ≥ s) for two different people, measured
@@ -97,9 +124,9 @@ func FalseMatchRate(sim float32) float64 {
 	case s <= plateauEnd:
 		r = math.Max(plateauRate, last.rate*math.Pow(10, -(s-last.s)/tailDecade))
 	default:
-		r = plateauRate * math.Pow(10, -(s-plateauEnd)/tailDecade)
+		r = math.Max(twinRate, plateauRate*math.Pow(10, -(s-plateauEnd)/tailDecade))
 	}
-	return math.Min(1, calibrationMargin*r)
+	return math.Min(1, margin(s)*r)
 }
 
 // ThresholdAt returns the lowest similarity whose calibrated false-match

@@ -23,15 +23,18 @@ func TestCalibrationPoints(t *testing.T) {
 		sim  float32
 		want float64 // measured × margin
 	}{
-		{0.36, 3 * 5.976e-04}, {0.42, 3 * 9.375e-05}, {0.50, 3 * 5.469e-06},
+		{0.36, 1.5 * 5.976e-04}, {0.42, 1.5 * 9.375e-05}, {0.50, 3 * 5.469e-06},
 	} {
 		if got := FalseMatchRate(tc.sim); math.Abs(got-tc.want)/tc.want > 0.01 {
 			t.Errorf("FalseMatchRate(%.2f) = %g, want %g", tc.sim, got, tc.want)
 		}
 	}
 	// The plateau of lookalikes is never extrapolated away.
-	if r := FalseMatchRate(0.65); r < calibrationMargin*plateauRate {
+	if r := FalseMatchRate(0.65); r < tailMargin*plateauRate {
 		t.Errorf("FalseMatchRate(0.65) = %g below the measured plateau", r)
+	}
+	if r := FalseMatchRate(0.999); r < tailMargin*twinRate {
+		t.Errorf("FalseMatchRate(0.999) = %g below the rate of twins", r)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -101,10 +102,16 @@ type photo struct {
 // with every other (mated); people with one photo alternate between the
 // gallery (distractors) and the strangers (non-mated probes). Every
 // enrolled face has a PIN. The decision is identify.Decide under policy.
-func RunIdentify(ctx context.Context, eng *engine.Engine, dir string, pol identify.Policy) (*IdentifyReport, error) {
+// maxPeople > 0 keeps only the first maxPeople people by name (a fixed
+// subset, for tests).
+func RunIdentify(ctx context.Context, eng *engine.Engine, dir string, pol identify.Policy, maxPeople int) (*IdentifyReport, error) {
 	people, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
+	}
+	if maxPeople > 0 {
+		people = slices.DeleteFunc(people, func(e os.DirEntry) bool { return !e.IsDir() })
+		people = people[:min(maxPeople, len(people))]
 	}
 	var all []photo
 	for _, p := range people {

@@ -364,11 +364,19 @@ func (h *Handler) handleSetSecurity(c echo.Context, a *appCtx) error {
 		SessionsPerIPPerMinute: num("sessionsPerIpPerMinute"), SessionsPerAppPerMinute: num("sessionsPerAppPerMinute"),
 		MaxFailedAuth: num("maxFailedAuth"), LockoutMinutes: num("lockoutMinutes"),
 	}
-	far, err := strconv.ParseFloat(strings.TrimSpace(c.FormValue("maxFalseAcceptRate")), 64)
-	if err != nil && bad == "" {
-		bad = "maxFalseAcceptRate"
+	if v := strings.TrimSpace(c.FormValue("maxFalseAcceptRate")); v != "" {
+		far, err := strconv.ParseFloat(v, 64)
+		if err != nil && bad == "" {
+			bad = "maxFalseAcceptRate"
+		}
+		st.MaxFalseAcceptRate = far
+	} else { // a form from before the setting existed keeps the current target
+		cur, err := h.store.Settings(c.Request().Context(), a.app.ID)
+		if err != nil {
+			return err
+		}
+		st.MaxFalseAcceptRate = cur.MaxFalseAcceptRate
 	}
-	st.MaxFalseAcceptRate = far
 	if bad != "" {
 		return h.renderSecurity(c, a, http.StatusBadRequest, st, bad+" must be a number.")
 	}
