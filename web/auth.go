@@ -105,7 +105,7 @@ func tooMany(wait time.Duration) string {
 		when = templates.Plural(int(math.Ceil(wait.Minutes())), "minute", "minutes")
 	}
 	return fmt.Sprintf("Too many failed sign-ins. For your security, wait %s before the next try. "+
-		"If you forgot your password, ask an owner of your organization to create a new account for you.", when)
+		"If you forgot your password, ask an owner of your organization to invite you with another address.", when)
 }
 
 func (h *Handler) handleSignUpPage(c echo.Context) error {
