@@ -144,6 +144,7 @@ func (db *DB) AcceptInvitation(ctx context.Context, token, userID string) (*like
 	}
 	var inv *likeness.Invitation
 	err = db.update(ctx, func(tx *sql.Tx) error {
+		var err error
 		if inv, err = invitationByToken(ctx, tx, token, db.nowTime()); err != nil {
 			return err
 		}
