@@ -262,3 +262,25 @@ func TestSlowClientsAndConnectionCap(t *testing.T) {
 		t.Fatalf("after the read timeout: %v", m)
 	}
 }
+
+// TestPINPromptTimeout: a PIN prompt left unanswered ends the session on its
+// own timer, with capture's timers stopped.
+func TestPINPromptTimeout(t *testing.T) {
+	h := newHarness(t, Limits{PINWait: 1500 * time.Millisecond})
+	h.setPolicy(map[string]any{"pin": "required"})
+	c, _, err := h.dial(opEnroll, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.begin(opEnroll, nil)
+	wantPIN(t, c.stream(clip(t, "live_lmm_hamilton_640x480.mjpeg")), "enroll")
+	wantPIN(t, c.answerPIN("4829"), "confirm") // each prompt restarts the timer
+	start := time.Now()
+	wantError(t, c.recv(), likeness.FioTimeout)
+	if d := time.Since(start); d < time.Second || d > 4*time.Second {
+		t.Errorf("the PIN prompt ended after %v, want about 1.5 s", d)
+	}
+	if h.faceCount() != 0 {
+		t.Error("a face was stored without its PIN")
+	}
+}
