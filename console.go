@@ -58,3 +58,16 @@ type OutcomeCount struct {
 	Outcome string    // "ok" or a FACEIO code name such as "PAD_ATTACK"
 	Count   int
 }
+
+// Invitation asks the person with Email to join an organization with a
+// role. Nobody is added until that person accepts, signed in as Email. The
+// link's secret is shown once to the inviter and stored only hashed.
+type Invitation struct {
+	ID        string
+	Org       Organization
+	Email     string // lower case
+	Role      string // OrgOwner, OrgAdmin or OrgViewer
+	InvitedBy string // the inviter's email, when the account still exists
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}

@@ -95,6 +95,11 @@ func (s *Server) handlePatchCollection(c echo.Context) error {
 			return likeness.Errorf(likeness.EINVALID, "Unknown field %q.", k)
 		}
 	}
+	// What is collected and how long it is kept are privacy settings: an
+	// owner's, as PATCH /v1/settings is. Renaming is any key's.
+	if (patch.RetentionDays != nil || patch.ClearRetention || patch.StoreImages != nil) && p.Key.Role != roleOwner {
+		return likeness.Errorf(likeness.EFORBIDDEN, "Changing retentionDays or storeImages needs an owner API key.")
+	}
 	col, err := s.cfg.API.UpdateCollection(c.Request().Context(), p.App.ID, patch)
 	if err != nil {
 		return err

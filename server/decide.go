@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/likeness/likeness"
@@ -280,10 +279,9 @@ func (ss *session) handlePIN(ctx context.Context, pin string) (map[string]any, b
 	if ss.phase != phasePIN {
 		return nil, false, fail(likeness.FioProcessingErr, "No PIN was asked for.", nil)
 	}
-	wellFormed := len(pin) >= ss.set.PINMinLength && len(pin) <= 16 && strings.Trim(pin, "0123456789") == ""
 	switch ss.pinStep {
 	case "enroll":
-		if !wellFormed || (ss.set.RejectWeakPINs && isWeakPIN(pin)) {
+		if ss.set.CheckNewPIN(pin) != "" {
 			return ss.pinMsg("retry"), false, nil
 		}
 		if ss.set.UniquePINs {

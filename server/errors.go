@@ -28,6 +28,10 @@ var httpStatus = map[string]int{
 	likeness.EMETHOD:       http.StatusMethodNotAllowed,
 }
 
+// retryAfterBusy is the Retry-After (seconds) of a 503 that sets none of
+// its own: an overloaded engine or hashing pool frees up within seconds.
+const retryAfterBusy = "2"
+
 // widgetError is a refusal the widget turns into a FACEIO code.
 type widgetError struct {
 	err  error
@@ -79,6 +83,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	status, ok := httpStatus[code]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	if status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
+		c.Response().Header().Set("Retry-After", retryAfterBusy)
 	}
 	var body errorBody
 	body.Error.Code = code

@@ -131,7 +131,25 @@ func (s *Server) handleFioPIN(c echo.Context) error {
 	if pin == "" {
 		return likeness.Errorf(likeness.EINVALID, "Missing pin parameter.")
 	}
-	if err := s.cfg.API.SetPIN(c.Request().Context(), principal(c).App.ID, id, pin); err != nil {
+	ctx, appID := c.Request().Context(), principal(c).App.ID
+	st, err := s.cfg.Policy.Settings(ctx, appID)
+	if err != nil {
+		return err
+	}
+	// The same rule as the widget's enrollment (handlePIN).
+	if err := st.CheckNewPIN(pin).Err(st); err != nil {
+		return err
+	}
+	if st.UniquePINs {
+		used, err := s.cfg.Policy.PINInUse(ctx, appID, pin)
+		if err != nil {
+			return err
+		}
+		if used {
+			return likeness.Errorf(likeness.ECONFLICT, "The PIN cannot be used; choose another.")
+		}
+	}
+	if err := s.cfg.API.SetPIN(ctx, appID, id, pin); err != nil {
 		return err
 	}
 	return fioOK(c, nil)

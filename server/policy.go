@@ -250,23 +250,3 @@ func (s *Server) countryAllowed(r *http.Request, st *likeness.Settings) bool {
 	c := s.cfg.Network.country(r)
 	return c != "" && slices.Contains(st.AllowedCountries, c)
 }
-
-// isWeakPIN refuses PINs that are guessed first: one repeated digit, a run
-// up or down, a repeated pair, or a common choice.
-func isWeakPIN(pin string) bool {
-	if len(pin) < 2 {
-		return true
-	}
-	same, up, down, pair := true, true, true, len(pin)%2 == 0
-	for i := 1; i < len(pin); i++ {
-		same = same && pin[i] == pin[0]
-		up = up && pin[i] == pin[i-1]+1
-		down = down && pin[i] == pin[i-1]-1
-		if pair && i >= 2 {
-			pair = pin[i] == pin[i-2]
-		}
-	}
-	common := []string{"1234", "2580", "1212", "1004", "2000", "6969", "1122", "1313", "4321", "2001", "1010",
-		"123456", "654321", "121212", "112233", "123123", "159753", "696969", "12345678", "87654321", "11223344"}
-	return same || up || down || pair || slices.Contains(common, pin)
-}

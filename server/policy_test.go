@@ -401,12 +401,3 @@ func TestPolicySessionRate(t *testing.T) {
 		t.Fatalf("fioCode %d", eb.FioCode)
 	}
 }
-
-func TestWeakPINs(t *testing.T) {
-	for pin, weak := range map[string]bool{"1111": true, "1234": true, "9876": true, "1212": true, "2580": true,
-		"4829": false, "5173": false, "123456": true, "135792": false} {
-		if isWeakPIN(pin) != weak {
-			t.Errorf("isWeakPIN(%s) = %v", pin, !weak)
-		}
-	}
-}

@@ -65,9 +65,24 @@ type Limits struct {
 	AuthFrames    int           // good frames for an authentication (default 3)
 	IdleTimeout   time.Duration // default when the widget sends none (27 s, fio.js's)
 	ReplyTimeout  time.Duration // default whole-operation limit (40 s)
-	ConsentWait   time.Duration // how long the consent screen may stay open (10 min)
 	APIRate       float64       // requests a second per API key (default 20)
 	APIBurst      int           // burst per API key (default 40)
+
+	// MaxSessionsPerIP bounds the widget sessions one client address holds
+	// at once, across all applications (default 4). Besides, no application
+	// holds more than MaxSessions less a quarter kept for the others.
+	MaxSessionsPerIP int
+	// Each phase of a widget session has its own limit.
+	StartWait      time.Duration // socket open → `start` message (10 s)
+	FirstFrameWait time.Duration // capture allowed → first frame; covers the camera prompt (30 s)
+	ConsentWait    time.Duration // the consent screen (2 min)
+	PINWait        time.Duration // PIN entry, each PIN asked for (60 s)
+
+	// The HTTP server's timeouts; WebSocket sessions set their own deadlines.
+	ReadHeaderTimeout time.Duration // request line and headers (5 s)
+	ReadTimeout       time.Duration // a whole request, body included (60 s)
+	HTTPIdleTimeout   time.Duration // a kept-alive connection between requests (60 s)
+	MaxConnsPerIP     int           // open connections per client address; trusted proxies exempt (64)
 }
 
 func (l Limits) withDefaults(workers int) Limits {
@@ -88,7 +103,15 @@ func (l Limits) withDefaults(workers int) Limits {
 	def(&l.AuthFrames, 3)
 	defd(&l.IdleTimeout, 27*time.Second)
 	defd(&l.ReplyTimeout, 40*time.Second)
-	defd(&l.ConsentWait, 10*time.Minute)
+	def(&l.MaxSessionsPerIP, 4)
+	defd(&l.StartWait, 10*time.Second)
+	defd(&l.FirstFrameWait, 30*time.Second)
+	defd(&l.ConsentWait, 2*time.Minute)
+	defd(&l.PINWait, 60*time.Second)
+	defd(&l.ReadHeaderTimeout, 5*time.Second)
+	defd(&l.ReadTimeout, 60*time.Second)
+	defd(&l.HTTPIdleTimeout, 60*time.Second)
+	def(&l.MaxConnsPerIP, 64)
 	if l.APIRate <= 0 {
 		l.APIRate = 20
 	}
@@ -106,7 +129,7 @@ type Server struct {
 	base     context.Context // cancelled at shutdown so open sessions end
 	cancel   context.CancelFunc
 	sessions sync.WaitGroup
-	slots    chan struct{}  // one per running widget session
+	slots    *sessionSlots  // running widget sessions per application and client address
 	limits   *keyLimits     // per API key
 	sessLim  *sessionLimits // widget sessions per IP and per application
 	usage    *usageLog
@@ -139,7 +162,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		signer: &signer{key: key, kid: kid, issuer: cfg.PublicURL, now: cfg.Now},
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
-	s.slots = make(chan struct{}, s.lim.MaxSessions)
+	s.slots = newSessionSlots(s.lim.MaxSessions, s.lim.MaxSessionsPerIP)
 	s.limits = newKeyLimits(s.lim.APIRate, s.lim.APIBurst, cfg.Now)
 	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}
 	s.prompts = challengePrompts[:]
@@ -186,16 +209,19 @@ func (s *Server) routes() *echo.Echo {
 // Handler returns the HTTP handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Serve serves on l until Shutdown.
+// Serve serves on l until Shutdown. Requests have read and idle timeouts
+// (a WebSocket session replaces them with its own once upgraded), and each
+// client address may hold at most Limits.MaxConnsPerIP connections.
 func (s *Server) Serve(l net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.echo,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: s.lim.ReadHeaderTimeout,
+		ReadTimeout:       s.lim.ReadTimeout,
+		IdleTimeout:       s.lim.HTTPIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.echo.Server = srv
-	err := srv.Serve(l)
+	err := srv.Serve(newConnLimiter(l, s.lim.MaxConnsPerIP, s.cfg.Network.trusted))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

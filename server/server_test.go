@@ -98,11 +98,20 @@ func (c *testClock) Advance(d time.Duration) {
 
 func newHarness(t testing.TB, lim Limits, opts ...func(*Config)) *harness {
 	t.Helper()
+	return newHarnessStore(t, lim, nil, opts...)
+}
+
+// newHarnessStore is newHarness with the store's options adjusted by store.
+func newHarnessStore(t testing.TB, lim Limits, store func(*sqlite.Options), opts ...func(*Config)) *harness {
+	t.Helper()
 	facesDir(t)
 	clock := &testClock{}
 	dir := t.TempDir()
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "likeness.db"),
-		sqlite.Options{Now: clock.Now, MasterKey: bytes.Repeat([]byte{7}, 32)})
+	so := sqlite.Options{Now: clock.Now, MasterKey: bytes.Repeat([]byte{7}, 32)}
+	if store != nil {
+		store(&so)
+	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "likeness.db"), so)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -209,24 +209,45 @@ func (ss *session) send(v any) {
 
 // loop is the state machine. It returns the result message or a failure.
 func (ss *session) loop(ctx context.Context, ctrl, frames <-chan []byte, readErr <-chan error) (map[string]any, *failure) {
+	// Every phase has its own timer (Limits): the start message, the consent
+	// screen, the first frame once capture is allowed, capture itself (idle
+	// and reply timeouts) and each PIN prompt, which replaces capture's.
 	never := make(<-chan time.Time)
-	startBy := time.NewTimer(30 * time.Second) // the start message must come promptly
+	startBy := time.NewTimer(ss.s.lim.StartWait)
 	defer startBy.Stop()
-	var idle, deadline *time.Timer
-	idleC, deadlineC := never, never
+	var idle, deadline, firstFrame, pinBy *time.Timer
+	idleC, deadlineC, firstFrameC, pinC := never, never, never, never
 	consentBy := time.NewTimer(ss.s.lim.ConsentWait)
 	defer consentBy.Stop()
 	beginCapture := func() {
 		ss.capturing = true
 		idle, deadline = time.NewTimer(ss.idle), time.NewTimer(ss.reply)
-		idleC, deadlineC = idle.C, deadline.C
+		firstFrame = time.NewTimer(ss.s.lim.FirstFrameWait)
+		idleC, deadlineC, firstFrameC = idle.C, deadline.C, firstFrame.C
 		ss.send(map[string]any{"type": "capture", "maxFps": ss.s.lim.MaxFPS, "maxBytes": ss.s.lim.MaxFrameBytes,
 			"width": 640, "height": 480})
 	}
-	defer func() {
-		if idle != nil {
+	// askedPIN starts (or restarts) the PIN prompt's timer when a PIN is
+	// asked for; capture's timers no longer apply.
+	askedPIN := func() {
+		if ss.phase != phasePIN {
+			return
+		}
+		if pinBy == nil {
 			idle.Stop()
 			deadline.Stop()
+			idleC, deadlineC = never, never
+			pinBy = time.NewTimer(ss.s.lim.PINWait)
+			pinC = pinBy.C
+			return
+		}
+		pinBy.Reset(ss.s.lim.PINWait)
+	}
+	defer func() {
+		for _, t := range []*time.Timer{idle, deadline, firstFrame, pinBy} {
+			if t != nil {
+				t.Stop()
+			}
 		}
 	}()
 	for {
@@ -252,6 +273,10 @@ func (ss *session) loop(ctx context.Context, ctrl, frames <-chan []byte, readErr
 			if ss.notice != nil {
 				return nil, fail(likeness.FioTermsNotAccepted, "The consent notice was not answered.", nil)
 			}
+		case <-firstFrameC:
+			return nil, fail(likeness.FioTimeout, "No camera frame came in time.", nil)
+		case <-pinC:
+			return nil, fail(likeness.FioTimeout, "No PIN was entered in time.", nil)
 		case <-idleC:
 			return nil, fail(likeness.FioNoFacesDetected, "No face was seen in time.", nil)
 		case <-deadlineC:
@@ -269,6 +294,7 @@ func (ss *session) loop(ctx context.Context, ctrl, frames <-chan []byte, readErr
 				if done {
 					return reply, nil
 				}
+				askedPIN()
 				ss.send(reply)
 				continue
 			}
@@ -282,6 +308,10 @@ func (ss *session) loop(ctx context.Context, ctrl, frames <-chan []byte, readErr
 				// for enrollment that means before consent is recorded.
 				return nil, fail(likeness.FioProcessingErr, "Frames were sent before capture was allowed.", nil)
 			}
+			if firstFrameC != never {
+				firstFrame.Stop()
+				firstFrameC = never
+			}
 			reply, done, f := ss.processFrame(ctx, frame)
 			if f != nil {
 				return nil, f
@@ -289,7 +319,11 @@ func (ss *session) loop(ctx context.Context, ctrl, frames <-chan []byte, readErr
 			if done {
 				return reply, nil
 			}
-			if ss.sawFace { // idleTimeout counts time without any face
+			if ss.phase == phasePIN {
+				if pinBy == nil { // only when the PIN is first asked for
+					askedPIN()
+				}
+			} else if ss.sawFace { // idleTimeout counts time without any face
 				ss.sawFace = false
 				idle.Reset(ss.idle)
 			}

@@ -112,10 +112,11 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 		h.Add("Vary", "Origin")
 	}
 	h.Set("Cache-Control", "no-store")
-	if _, _, _, err := s.admit(c); err != nil {
+	app, _, _, err := s.admit(c)
+	if err != nil {
 		return err
 	}
-	if len(s.slots) >= cap(s.slots) {
+	if !s.slots.free(app.ID, s.cfg.Network.ClientIP(c.Request())) {
 		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"ok": true})
@@ -127,15 +128,14 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !s.sessLim.allow(app.ID, s.cfg.Network.ClientIP(c.Request()), st) {
+	ip := s.cfg.Network.ClientIP(c.Request())
+	if !s.sessLim.allow(app.ID, ip, st) {
 		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
 	}
-	select {
-	case s.slots <- struct{}{}:
-	default:
+	release, ok := s.slots.take(app.ID, ip)
+	if !ok {
 		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
 	}
-	release := func() { <-s.slots }
 	up := websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   16 << 10,
@@ -152,6 +152,9 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		release()
 		return nil // the upgrader has replied
 	}
+	// The HTTP server's read timeout is for requests; the session's phase
+	// timers bound it from here, and closing the socket ends its reader.
+	_ = conn.SetReadDeadline(time.Time{})
 	// The Echo context is reused once this handler returns: the session
 	// takes what it needs from it now.
 	requestID := c.Response().Header().Get(echo.HeaderXRequestID)

@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -107,3 +108,6 @@ func currentPage(on bool) templ.Attributes {
 	}
 	return templ.Attributes{}
 }
+
+// urlQuery escapes s for a URL's query string.
+func urlQuery(s string) string { return url.QueryEscape(s) }

@@ -338,22 +338,45 @@ type Total struct {
 	Value int
 }
 
-// MembersView lists an organization's members.
+// MembersView lists an organization's members and pending invitations.
 type MembersView struct {
-	Chrome          Chrome
-	Org             OrgLink // Role is the account's own
-	Members         []MemberRow
-	Self            string // the account's ID
-	OneTimeEmail    string // an account just made…
-	OneTimePassword string // …and its one-time password, shown once
-	Form            MemberForm
+	Chrome      Chrome
+	Org         OrgLink // Role is the account's own
+	Members     []MemberRow
+	Invitations []InvitationRow // pending
+	Self        string          // the account's ID
+	InviteEmail string          // an invitation just made…
+	InviteLink  string          // …and its link, shown once
+	Form        MemberForm
 }
 
-// MemberForm holds the values of the add member form.
+// MemberForm holds the values of the invitation form.
 type MemberForm struct {
 	Email string
 	Role  string
-	Mode  string // "existing" or "create"
+}
+
+// InvitationRow is one pending invitation.
+type InvitationRow struct {
+	ID        string
+	Email     string
+	Role      string
+	InvitedBy string
+	ExpiresAt time.Time
+}
+
+// InvitationView is the page an invitation link opens.
+type InvitationView struct {
+	Chrome    Chrome
+	PreCSRF   string // for the new-account form
+	Token     string
+	OrgName   string
+	Email     string // the invited address
+	Role      string
+	InvitedBy string
+	ExpiresAt time.Time
+	// SignedInAs is the signed-in account's email ("" when nobody is).
+	SignedInAs string
 }
 
 // CanManage reports whether the account may add and change members.

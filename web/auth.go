@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,7 +59,9 @@ func (h *Handler) handleSignIn(c echo.Context) error {
 	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
 	password := c.FormValue("password")
 	ip := h.cfg.ClientIP(c.Request())
-	if wait := max(h.ipLimit.blocked("ip:"+ip), h.acctLimit.blocked("acct:"+email)); wait > 0 {
+	pair := signInKey(email, ip)
+	if wait := max(h.pairThrot.wait(pair), h.addrThrot.wait(ip)); wait > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		return h.renderSignIn(c, http.StatusTooManyRequests, email, tooMany(wait))
 	}
 	u, err := h.store.UserByEmail(ctx, email)
@@ -74,12 +77,12 @@ func (h *Handler) handleSignIn(c echo.Context) error {
 		return err
 	}
 	if !ok || u == nil {
-		h.ipLimit.fail("ip:" + ip)
-		h.acctLimit.fail("acct:" + email)
+		h.pairThrot.fail(pair)
+		h.addrThrot.fail(ip)
 		h.log.Info("console sign-in refused", "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		return h.renderSignIn(c, http.StatusUnauthorized, email, likeness.ErrorMessage(errSignIn))
 	}
-	h.acctLimit.reset("acct:" + email)
+	h.pairThrot.reset(pair)
 	if err := h.store.RecordSignIn(ctx, u.ID); err != nil {
 		return err
 	}
@@ -92,12 +95,17 @@ func (h *Handler) handleSignIn(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
 }
 
-// tooMany is the message of a rate-limited sign-in.
+// signInKey names an account at one client address for the throttle.
+func signInKey(email, ip string) string { return email + "\x00" + ip }
+
+// tooMany is the message of a throttled sign-in.
 func tooMany(wait time.Duration) string {
-	m := int(math.Ceil(wait.Minutes()))
-	return fmt.Sprintf("Too many failed sign-ins. For your security, signing in is paused for %s. "+
-		"If you forgot your password, ask an owner of your organization to create a new account for you.",
-		templates.Plural(m, "minute", "minutes"))
+	when := templates.Plural(int(math.Ceil(wait.Seconds())), "second", "seconds")
+	if wait > time.Minute {
+		when = templates.Plural(int(math.Ceil(wait.Minutes())), "minute", "minutes")
+	}
+	return fmt.Sprintf("Too many failed sign-ins. For your security, wait %s before the next try. "+
+		"If you forgot your password, ask an owner of your organization to invite you with another address.", when)
 }
 
 func (h *Handler) handleSignUpPage(c echo.Context) error {
@@ -211,7 +219,8 @@ func (h *Handler) handlePassword(c echo.Context) error {
 	s := currentSession(c)
 	current, password := c.FormValue("current"), c.FormValue("password")
 	ip := h.cfg.ClientIP(c.Request())
-	if wait := max(h.ipLimit.blocked("ip:"+ip), h.acctLimit.blocked("acct:"+s.user.Email)); wait > 0 {
+	pair := signInKey(s.user.Email, ip)
+	if wait := max(h.pairThrot.wait(pair), h.addrThrot.wait(ip)); wait > 0 {
 		return h.renderAccount(c, http.StatusTooManyRequests, tooMany(wait))
 	}
 	ok, err := h.pw.check(ctx, s.user.PasswordHash, current)
@@ -219,8 +228,8 @@ func (h *Handler) handlePassword(c echo.Context) error {
 		return err
 	}
 	if !ok {
-		h.ipLimit.fail("ip:" + ip)
-		h.acctLimit.fail("acct:" + s.user.Email)
+		h.pairThrot.fail(pair)
+		h.addrThrot.fail(ip)
 		return h.renderAccount(c, http.StatusBadRequest, "The current password is not right.")
 	}
 	if password != c.FormValue("confirm") {

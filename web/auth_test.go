@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -190,45 +191,116 @@ func (e *env) signUp2(email string) *browser {
 	return e.signIn(email, goodPass)
 }
 
-func TestLoginRateLimit(t *testing.T) {
+func TestLoginThrottle(t *testing.T) {
 	e := newEnv(t)
 	e.signUp("ann@example.com", "Acme")
+	good := func() url.Values { return url.Values{"email": {"ann@example.com"}, "password": {goodPass}} }
+	wrong := func(i int) url.Values {
+		return url.Values{"email": {"ann@example.com"}, "password": {"wrong password " + string(rune('a'+i))}}
+	}
 	b := e.browser()
 	b.get("/console/signin")
-	for i := range 5 {
-		r := b.post("/console/signin", url.Values{"email": {"ann@example.com"}, "password": {"wrong password " + string(rune('a'+i))}})
-		if r.Code != http.StatusUnauthorized {
+	for i := range 3 { // three free tries
+		if r := b.post("/console/signin", wrong(i)); r.Code != http.StatusUnauthorized {
 			t.Fatalf("attempt %d: %d", i+1, r.Code)
 		}
 	}
-	// The account is paused, even for the right password, from any address.
-	b.ip = "198.51.100.7"
-	r := b.post("/console/signin", url.Values{"email": {"ann@example.com"}, "password": {goodPass}})
-	check(t, "account paused", r, http.StatusTooManyRequests, []string{"Too many failed sign-ins", "15 minutes"}, nil)
-	if b.cookies[consoleCookie] != nil {
-		t.Fatal("a paused account signed in")
+	// A pause, not a lock: 1 s after the third failure.
+	r := b.post("/console/signin", good())
+	check(t, "paused", r, http.StatusTooManyRequests, []string{"Too many failed sign-ins", "1 second"}, nil)
+	if r.Header().Get("Retry-After") != "1" || b.cookies[consoleCookie] != nil {
+		t.Fatalf("Retry-After %q, signed in %v", r.Header().Get("Retry-After"), b.cookies[consoleCookie] != nil)
 	}
-	e.clock.Advance(15*time.Minute + time.Second)
-	r = b.post("/console/signin", url.Values{"email": {"ann@example.com"}, "password": {goodPass}})
-	if r.Code != http.StatusSeeOther {
-		t.Fatalf("after the pause: %d\n%s", r.Code, excerpt(r.body))
+	// Meanwhile the person, from another address, signs in at once.
+	o := e.browser()
+	o.ip = "198.51.100.7"
+	o.get("/console/signin")
+	if r := o.post("/console/signin", good()); r.Code != http.StatusSeeOther {
+		t.Fatalf("another address is paused too: %d", r.Code)
+	}
+	// Pauses grow: 1, 2, 4, 8 s … after each further failure.
+	for i, pause := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		e.clock.Advance(pause)
+		if r := b.post("/console/signin", wrong(3+i)); r.Code != http.StatusUnauthorized {
+			t.Fatalf("after %v: %d", pause, r.Code)
+		}
+		if r := b.post("/console/signin", good()); r.Code != http.StatusTooManyRequests {
+			t.Fatalf("no pause after failure %d: %d", 4+i, r.Code)
+		}
+	}
+	e.clock.Advance(15 * time.Second) // 16 s after the seventh failure
+	if r := b.post("/console/signin", good()); r.Code != http.StatusTooManyRequests {
+		t.Fatalf("the pause did not grow: %d", r.Code)
+	}
+	e.clock.Advance(time.Second)
+	if r := b.post("/console/signin", good()); r.Code != http.StatusSeeOther {
+		t.Fatalf("after the pause, the right password: %d\n%s", r.Code, excerpt(r.body))
 	}
 
-	// Per address: 20 failures over any accounts pause that address.
+	// One address over many accounts: a looser limit, and only a short pause
+	// for the people behind it, never a lock.
 	c := e.browser()
 	c.ip = "203.0.113.9"
 	c.get("/console/signin")
-	for i := range 20 {
-		c.post("/console/signin", url.Values{"email": {"user" + string(rune('a'+i)) + "@example.com"}, "password": {"x"}})
+	for i := range 30 {
+		c.post("/console/signin", url.Values{"email": {fmt.Sprintf("user%d@example.com", i)}, "password": {"x"}})
 	}
-	r = c.post("/console/signin", url.Values{"email": {"ann@example.com"}, "password": {goodPass}})
+	r = c.post("/console/signin", good())
 	check(t, "address paused", r, http.StatusTooManyRequests, []string{"Too many failed sign-ins"}, nil)
+	e.clock.Advance(10 * time.Second) // the longest pause of an address
+	if r := c.post("/console/signin", good()); r.Code != http.StatusSeeOther {
+		t.Errorf("an address stays paused past 10 s: %d", r.Code)
+	}
 	d := e.browser()
 	d.ip = "203.0.113.10"
 	d.get("/console/signin")
-	if r := d.post("/console/signin", url.Values{"email": {"ann@example.com"}, "password": {goodPass}}); r.Code != http.StatusSeeOther {
+	if r := d.post("/console/signin", good()); r.Code != http.StatusSeeOther {
 		t.Errorf("another address is paused too: %d", r.Code)
 	}
+}
+
+func TestBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want time.Duration
+	}{{0, 0}, {2, 0}, {3, time.Second}, {4, 2 * time.Second}, {10, 128 * time.Second}, {13, 15 * time.Minute}, {1000, 15 * time.Minute}} {
+		if got := backoff(tc.n, 3, time.Second, 15*time.Minute); got != tc.want {
+			t.Errorf("backoff(%d) = %v, want %v", tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestCommonPasswordsRefused(t *testing.T) {
+	for pw, common := range map[string]bool{
+		"password1234":                   true,
+		"Password1234!":                  true,
+		"passwordpassword":               true,
+		"123456789012":                   true,
+		"qwertyuiop123":                  true,
+		"1q2w3e4r5t6y":                   true,
+		"P@ssw0rd2024!!":                 true,
+		"iloveyou1234":                   true,
+		"Welcome12345":                   true,
+		"correct horse battery staple":   false,
+		"a long enough console password": false,
+		"passage of seven tigers":        false,
+		"m4Kq-29xv-Lp0t":                 false,
+	} {
+		err := CheckNewPassword(pw)
+		if (err != nil) != common || (err != nil && !strings.Contains(likeness.ErrorMessage(err), "most common")) {
+			t.Errorf("CheckNewPassword(%q) = %v, common %v", pw, err, common)
+		}
+	}
+	// At sign-up and at a password change.
+	e := newEnv(t)
+	b := e.browser()
+	b.get("/console/signup")
+	r := b.post("/console/signup", url.Values{"email": {"bo@example.com"}, "org": {"Bo"}, "password": {"qwerty123456"}, "confirm": {"qwerty123456"}})
+	check(t, "sign-up", r, http.StatusBadRequest, []string{"most common"}, []string{"qwerty123456"})
+	a := e.signUp("ann@example.com", "Acme")
+	a.get("/console/account")
+	r = a.post("/console/account/password", url.Values{"current": {goodPass}, "password": {"Baseball2024!"}, "confirm": {"Baseball2024!"}})
+	check(t, "change", r, http.StatusBadRequest, []string{"most common"}, nil)
 }
 
 func TestSessionLifetime(t *testing.T) {

@@ -257,39 +257,10 @@ func TestRoles(t *testing.T) {
 	base := "/console/apps/" + app.PublicID
 	members := "/console/orgs/" + org + "/members"
 
-	// Accounts made by the owner get a one-time password, shown once.
-	otp := map[string]string{}
-	for _, m := range []struct{ email, role string }{{"vera@example.com", "viewer"}, {"adam@example.com", "admin"}} {
-		owner.get(members)
-		r := owner.post(members, url.Values{"email": {m.email}, "role": {m.role}, "mode": {"create"}})
-		check(t, "create "+m.role, r, http.StatusCreated, []string{"One-time password for " + m.email, "shown only once"}, neverShown)
-		otp[m.email] = regexp.MustCompile(`data-testid="one-time-password">([a-z0-9-]+)<`).FindStringSubmatch(r.body)[1]
-		check(t, "members again", owner.get(members), http.StatusOK, []string{m.email}, []string{otp[m.email]})
-	}
-	owner.get(members)
-	check(t, "duplicate", owner.post(members, url.Values{"email": {"vera@example.com"}, "role": {"viewer"}, "mode": {"existing"}}),
-		http.StatusConflict, []string{"already a member"}, nil)
-	check(t, "unknown", owner.post(members, url.Values{"email": {"nobody@example.com"}, "role": {"viewer"}, "mode": {"existing"}}),
-		http.StatusNotFound, []string{"No account has this email address."}, nil)
-
-	// A one-time password must be replaced at first sign-in.
-	viewer := e.browser()
-	viewer.get("/console/signin")
-	r := viewer.post("/console/signin", url.Values{"email": {"vera@example.com"}, "password": {otp["vera@example.com"]}})
-	if r.location() != "/console/account" {
-		t.Fatalf("first sign-in with a one-time password goes to %q", r.location())
-	}
-	if r := viewer.get(base); r.Code != http.StatusSeeOther || r.location() != "/console/account" {
-		t.Errorf("a one-time password session reaches %s: %d %s", base, r.Code, r.location())
-	}
-	viewer.get("/console/account")
-	r = viewer.post("/console/account/password", url.Values{"current": {otp["vera@example.com"]}, "password": {goodPass}, "confirm": {goodPass}})
-	if r.Code != http.StatusSeeOther {
-		t.Fatalf("password change: %d\n%s", r.Code, excerpt(r.body))
-	}
-	admin := e.signIn("adam@example.com", otp["adam@example.com"])
-	admin.get("/console/account")
-	admin.post("/console/account/password", url.Values{"current": {otp["adam@example.com"]}, "password": {goodPass}, "confirm": {goodPass}})
+	// Members join by accepting an invitation: vera makes her account from
+	// the link, adam (who has one) accepts signed in.
+	viewer := e.join(owner, org, "vera@example.com", "viewer", nil)
+	admin := e.join(owner, org, "adam@example.com", "admin", e.signUp2("adam@example.com"))
 	face := e.enroll(app, "", "")
 
 	// Viewers read but change nothing.
@@ -301,7 +272,7 @@ func TestRoles(t *testing.T) {
 		check(t, "viewer POST "+p, viewer.post(base+p, url.Values{"name": {"x"}, "confirm": {"yes"}, "role": {"member"}}),
 			http.StatusForbidden, []string{"does not allow this"}, nil)
 	}
-	check(t, "viewer adds member", viewer.post(members, url.Values{"email": {"x@example.com"}, "role": {"viewer"}, "mode": {"create"}}),
+	check(t, "viewer invites", viewer.post(members, url.Values{"email": {"x@example.com"}, "role": {"viewer"}}),
 		http.StatusForbidden, nil, nil)
 	check(t, "viewer audit", viewer.get("/console/orgs/"+org+"/audit"), http.StatusForbidden, []string{"Only owners"}, nil)
 	if _, err := e.db.Face(context.Background(), app.ID, face.FacialID); err != nil {
@@ -317,7 +288,7 @@ func TestRoles(t *testing.T) {
 	check(t, "admin deletes app", admin.post(base+"/delete", url.Values{"confirm": {"Shop 2"}}), http.StatusForbidden, nil, nil)
 	check(t, "admin owner key", admin.post(base+"/keys", url.Values{"role": {"owner"}}), http.StatusForbidden, []string{"Only owners"}, nil)
 	admin.get(members)
-	check(t, "admin adds owner", admin.post(members, url.Values{"email": {"o@example.com"}, "role": {"owner"}, "mode": {"create"}}),
+	check(t, "admin invites owner", admin.post(members, url.Values{"email": {"o@example.com"}, "role": {"owner"}}),
 		http.StatusForbidden, nil, nil)
 	annID := mustUser(t, e, "ann@example.com")
 	check(t, "admin demotes owner", admin.post(members+"/"+annID+"/role", url.Values{"role": {"viewer"}}), http.StatusForbidden, nil, nil)

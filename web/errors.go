@@ -79,6 +79,9 @@ func (h *Handler) pages(next echo.HandlerFunc) echo.HandlerFunc {
 		} else {
 			log.Info("page refused", "code", code, "err", err)
 		}
+		if status == http.StatusServiceUnavailable && hd.Get("Retry-After") == "" {
+			hd.Set("Retry-After", "2") // the hashing pool frees up within seconds
+		}
 		v := templates.ErrorView{Chrome: h.chrome(c, errorTitle(status)), Status: status,
 			Message: likeness.ErrorMessage(err)}
 		return h.render(c, status, templates.ErrorPage(v))
@@ -155,7 +158,8 @@ var doneMessages = map[string]string{
 	"resent":        "The event was queued for delivery again.",
 	"hook-deleted":  "The webhook endpoint was deleted.",
 	"face-deleted":  "The Facial ID was erased.",
-	"member":        "The member was added.",
+	"joined":        "You joined the organization.",
+	"invite-gone":   "The invitation was withdrawn.",
 	"role":          "The role was changed.",
 	"member-gone":   "The member was removed.",
 	"privacy-out":   "You are signed out of this page.",

@@ -64,13 +64,6 @@ func (l *limiter) fail(key string) {
 	f.n++
 }
 
-// reset forgets key's failures (after a success).
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	delete(l.keys, key)
-	l.mu.Unlock()
-}
-
 func (l *limiter) prune(now time.Time) {
 	for k, f := range l.keys {
 		if now.Sub(f.start) >= l.window {
@@ -80,4 +73,88 @@ func (l *limiter) prune(now time.Time) {
 	if len(l.keys) >= maxLimiterKeys {
 		clear(l.keys)
 	}
+}
+
+// backoff is how long a key must wait after its latest failure before it
+// may try again, given its failures so far: nothing for the first free
+// ones, then base, doubling with each further failure, at most ceiling.
+func backoff(failures, free int, base, ceiling time.Duration) time.Duration {
+	if failures < free {
+		return 0
+	}
+	d := base
+	for i := free; i < failures && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
+}
+
+// throttle asks a key (an account at an address, an address) for a growing
+// pause after each failure past the first few (backoff). It never locks:
+// every pause ends, a success forgets the key's failures, and a key quiet
+// for forget starts afresh. It is safe for concurrent use.
+type throttle struct {
+	now           func() time.Time
+	free          int
+	base, ceiling time.Duration
+	forget        time.Duration
+
+	mu   sync.Mutex
+	keys map[string]*strikes
+}
+
+type strikes struct {
+	n    int
+	last time.Time
+}
+
+func newThrottle(now func() time.Time, free int, base, ceiling, forget time.Duration) *throttle {
+	return &throttle{now: now, free: free, base: base, ceiling: ceiling, forget: forget, keys: map[string]*strikes{}}
+}
+
+// wait returns how long key must still wait (0: it may try now).
+func (t *throttle) wait(key string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.keys[key]
+	if !ok {
+		return 0
+	}
+	now := t.now()
+	if now.Sub(s.last) >= t.forget {
+		delete(t.keys, key)
+		return 0
+	}
+	return max(0, s.last.Add(backoff(s.n, t.free, t.base, t.ceiling)).Sub(now))
+}
+
+// fail counts one failure of key.
+func (t *throttle) fail(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	s, ok := t.keys[key]
+	if !ok || now.Sub(s.last) >= t.forget {
+		if len(t.keys) >= maxLimiterKeys {
+			for k, v := range t.keys {
+				if now.Sub(v.last) >= t.forget {
+					delete(t.keys, k)
+				}
+			}
+			if len(t.keys) >= maxLimiterKeys {
+				clear(t.keys)
+			}
+		}
+		s = &strikes{}
+		t.keys[key] = s
+	}
+	s.n++
+	s.last = now
+}
+
+// reset forgets key's failures (after a success).
+func (t *throttle) reset(key string) {
+	t.mu.Lock()
+	delete(t.keys, key)
+	t.mu.Unlock()
 }

@@ -1,10 +1,8 @@
 package web
 
 import (
-	"crypto/rand"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -43,14 +41,25 @@ func orgLink(m *likeness.Membership) templates.OrgLink {
 }
 
 func (h *Handler) membersView(c echo.Context, m *likeness.Membership) (*templates.MembersView, error) {
-	members, err := h.store.Members(c.Request().Context(), m.Org.ID)
+	ctx := c.Request().Context()
+	members, err := h.store.Members(ctx, m.Org.ID)
 	if err != nil {
 		return nil, err
 	}
 	v := &templates.MembersView{Chrome: h.chrome(c, "Members of "+m.Org.Name), Org: orgLink(m), Self: m.UserID,
-		Form: templates.MemberForm{Role: likeness.OrgViewer, Mode: "existing"}}
+		Form: templates.MemberForm{Role: likeness.OrgViewer}}
 	for _, x := range members {
 		v.Members = append(v.Members, templates.MemberRow{UserID: x.UserID, Email: x.Email, Role: x.Role, JoinedAt: x.CreatedAt})
+	}
+	if roleRank(m.Role) >= roleRank(likeness.OrgAdmin) {
+		invs, err := h.store.Invitations(ctx, m.Org.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range invs {
+			v.Invitations = append(v.Invitations, templates.InvitationRow{ID: i.ID, Email: i.Email, Role: i.Role,
+				InvitedBy: i.InvitedBy, ExpiresAt: i.ExpiresAt})
+		}
 	}
 	return v, nil
 }
@@ -70,76 +79,6 @@ func mayAssign(actor, target string) bool {
 		return true
 	}
 	return actor == likeness.OrgAdmin && target != likeness.OrgOwner
-}
-
-// handleAddMember adds an existing account, or creates one with a one-time
-// password shown once (this server sends no email).
-func (h *Handler) handleAddMember(c echo.Context, m *likeness.Membership) error {
-	ctx := c.Request().Context()
-	form := templates.MemberForm{Email: strings.TrimSpace(c.FormValue("email")), Role: c.FormValue("role"), Mode: c.FormValue("mode")}
-	if !mayAssign(m.Role, form.Role) {
-		return likeness.Errorf(likeness.EFORBIDDEN, "Only owners can add owners.")
-	}
-	var (
-		otp string
-		err error
-	)
-	switch form.Mode {
-	case "create":
-		otp = oneTimePassword()
-		var hash string
-		if hash, err = h.pw.hash(ctx, otp); err != nil {
-			return err
-		}
-		_, err = h.store.CreateMember(ctx, m.Org.ID, form.Email, hash, form.Role)
-	default:
-		_, err = h.store.AddMember(ctx, m.Org.ID, form.Email, form.Role)
-	}
-	if err != nil {
-		status, ok := formError(err)
-		if !ok && likeness.ErrorCode(err) == likeness.ENOTFOUND {
-			status, ok = http.StatusNotFound, true
-		}
-		if !ok {
-			return err
-		}
-		v, verr := h.membersView(c, m)
-		if verr != nil {
-			return verr
-		}
-		v.Form, v.Chrome.Error = form, likeness.ErrorMessage(err)
-		return h.render(c, status, templates.MembersPage(*v))
-	}
-	if otp == "" {
-		return redirectDone(c, templates.OrgPath(m.Org.ID, "/members"), "member")
-	}
-	v, err := h.membersView(c, m)
-	if err != nil {
-		return err
-	}
-	v.OneTimeEmail, v.OneTimePassword = strings.ToLower(form.Email), otp
-	v.Chrome.Flash = "The account was created and added."
-	return h.render(c, http.StatusCreated, templates.MembersPage(*v))
-}
-
-// oneTimePassword returns 20 random characters in groups of five, from an
-// alphabet without look-alikes (about 99 bits).
-func oneTimePassword() string {
-	const alphabet = "abcdefghjkmnpqrstuvwxyz23456789" // 31 characters
-	var b strings.Builder
-	buf := make([]byte, 1)
-	for n := 0; n < 20; {
-		_, _ = rand.Read(buf)
-		if buf[0] >= 248 { // 248 = 8 × 31: no modulo bias
-			continue
-		}
-		if n > 0 && n%5 == 0 {
-			b.WriteByte('-')
-		}
-		b.WriteByte(alphabet[int(buf[0])%len(alphabet)])
-		n++
-	}
-	return b.String()
 }
 
 // targetRole returns the current role of the member named in the path.

@@ -4,16 +4,19 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 
 	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/crypt"
 )
 
 // Password rules.
@@ -90,19 +93,50 @@ func CheckNewPassword(password string) error {
 		return likeness.Errorf(likeness.EINVALID, "Choose a password of at most %d bytes.", MaxPasswordLen)
 	case !utf8.ValidString(password):
 		return likeness.Errorf(likeness.EINVALID, "The password is not valid text.")
+	case commonPassword(password):
+		return likeness.Errorf(likeness.EINVALID, "This password is among the most common ones and is guessed first. Choose another.")
 	}
 	return nil
 }
 
-// passwords hashes and checks passwords a few at a time: each argon2id run
-// takes Memory KiB, so a burst of sign-ins cannot exhaust memory.
+// commonPasswords is the list in common-passwords.txt: one lower-case
+// password a line, # comments.
+//
+//go:embed common-passwords.txt
+var commonPasswords string
+
+// commonPassword reports whether password is common (case aside): a listed
+// one, a listed one followed by digits or symbols only ("password1234!"), or
+// a listed one repeated ("passwordpassword").
+func commonPassword(password string) bool {
+	p := strings.ToLower(password)
+	noLetters := func(s string) bool { return strings.IndexFunc(s, unicode.IsLetter) < 0 }
+	base := strings.TrimRightFunc(p, func(r rune) bool { return !unicode.IsLetter(r) })
+	for line := range strings.Lines(commonPasswords) {
+		w := strings.TrimSpace(line)
+		if w == "" || w[0] == '#' {
+			continue
+		}
+		if strings.HasPrefix(p, w) && noLetters(p[len(w):]) {
+			return true
+		}
+		if base != "" && len(base)%len(w) == 0 && strings.Repeat(w, len(base)/len(w)) == base {
+			return true
+		}
+	}
+	return false
+}
+
+// passwords hashes and checks passwords in the shared hashing pool: each
+// argon2id run takes Memory KiB, so a burst of sign-ins cannot exhaust
+// memory; past the pool's wait the reply is 503.
 type passwords struct {
 	params PasswordParams
-	slots  chan struct{}
+	pool   *crypt.Pool
 	dummy  string // checked for unknown accounts, so they take as long
 }
 
-func newPasswords(p PasswordParams) (*passwords, error) {
+func newPasswords(p PasswordParams, pool *crypt.Pool) (*passwords, error) {
 	if p == (PasswordParams{}) {
 		p = DefaultPasswordParams()
 	}
@@ -110,39 +144,31 @@ func newPasswords(p PasswordParams) (*passwords, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &passwords{params: p, slots: make(chan struct{}, 4), dummy: dummy}, nil
+	return &passwords{params: p, pool: pool, dummy: dummy}, nil
 }
 
-func (pw *passwords) acquire(ctx context.Context) error {
-	select {
-	case pw.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return likeness.Wrap(ctx.Err(), likeness.EUNAVAILABLE, "The server is busy; try again.")
+func (pw *passwords) hash(ctx context.Context, password string) (hash string, err error) {
+	if perr := pw.pool.Do(ctx, func() { hash, err = HashPassword(password, pw.params) }); perr != nil {
+		return "", perr
 	}
-}
-
-func (pw *passwords) hash(ctx context.Context, password string) (string, error) {
-	if err := pw.acquire(ctx); err != nil {
-		return "", err
-	}
-	defer func() { <-pw.slots }()
-	return HashPassword(password, pw.params)
+	return hash, err
 }
 
 // check compares password with hash, or with a dummy hash when hash is ""
 // (an unknown account), so both take the same time.
-func (pw *passwords) check(ctx context.Context, hash, password string) (bool, error) {
+func (pw *passwords) check(ctx context.Context, hash, password string) (ok bool, err error) {
 	if len(password) > MaxPasswordLen {
 		return false, nil
 	}
-	if err := pw.acquire(ctx); err != nil {
-		return false, err
+	perr := pw.pool.Do(ctx, func() {
+		if hash == "" {
+			_, _ = CheckPassword(pw.dummy, password)
+			return
+		}
+		ok, err = CheckPassword(hash, password)
+	})
+	if perr != nil {
+		return false, perr
 	}
-	defer func() { <-pw.slots }()
-	if hash == "" {
-		_, _ = CheckPassword(pw.dummy, password)
-		return false, nil
-	}
-	return CheckPassword(hash, password)
+	return ok, err
 }

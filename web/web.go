@@ -23,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/crypt"
 )
 
 // AccountStore keeps console accounts, organizations and sessions.
@@ -43,10 +44,18 @@ type AccountStore interface {
 	Members(ctx context.Context, orgID string) ([]*likeness.Membership, error)
 	// Membership: ENOTFOUND when the account is not a member.
 	Membership(ctx context.Context, orgID, userID string) (*likeness.Membership, error)
-	// AddMember: ENOTFOUND for an unknown email, ECONFLICT for a member.
-	AddMember(ctx context.Context, orgID, email, role string) (*likeness.Membership, error)
-	// CreateMember: ECONFLICT when the email is taken.
-	CreateMember(ctx context.Context, orgID, email, passwordHash, role string) (*likeness.Membership, error)
+	// CreateInvitation invites an address (never looking it up) and returns
+	// the link's secret. EINVALID for a bad email or role.
+	CreateInvitation(ctx context.Context, orgID, email, role, invitedBy string, ttl time.Duration) (*likeness.Invitation, string, error)
+	Invitations(ctx context.Context, orgID string) ([]*likeness.Invitation, error)
+	// InvitationByToken: ENOTFOUND for an unknown, used or expired link.
+	InvitationByToken(ctx context.Context, token string) (*likeness.Invitation, error)
+	// AcceptInvitation: EFORBIDDEN for another address, ECONFLICT for a member.
+	AcceptInvitation(ctx context.Context, token, userID string) (*likeness.Membership, error)
+	// AcceptInvitationNewAccount: ECONFLICT when the address has an account.
+	AcceptInvitationNewAccount(ctx context.Context, token, passwordHash string) (*likeness.User, *likeness.Membership, error)
+	// RevokeInvitation: ENOTFOUND when the organization has no such one.
+	RevokeInvitation(ctx context.Context, orgID, id string) error
 	// SetMemberRole and RemoveMember: EPRECONDITION for the last owner.
 	SetMemberRole(ctx context.Context, orgID, userID, role string) error
 	RemoveMember(ctx context.Context, orgID, userID string) error
@@ -135,6 +144,9 @@ type Config struct {
 	// application: the first account signed up becomes its owner.
 	DemoOrgID string
 	Password  PasswordParams // zero: DefaultPasswordParams
+	// Hashing runs password hashing (argon2id); the same pool as the
+	// store's PIN hashing. nil means a pool of the handler's own.
+	Hashing *crypt.Pool
 	// ClientIP returns the client address used for rate limits; nil uses the
 	// connection's peer address (no header is trusted).
 	ClientIP func(r *http.Request) string
@@ -155,8 +167,10 @@ type Handler struct {
 	csrfKey    []byte
 	pw         *passwords
 	assets     *assets
-	ipLimit    *limiter // failed sign-ins and sign-ups per client address
-	acctLimit  *limiter // failed sign-ins per account
+	ipLimit    *limiter  // failed sign-ups and privacy sign-ins per client address
+	invites    *limiter  // invitations made per account
+	pairThrot  *throttle // failed console sign-ins per account at one address
+	addrThrot  *throttle // failed console sign-ins per address, over any accounts
 }
 
 // New builds a Handler: it derives its keys from the store's master key and
@@ -199,14 +213,23 @@ func New(cfg Config) (*Handler, error) {
 			return nil, fmt.Errorf("web: %w", err)
 		}
 	}
-	if h.pw, err = newPasswords(cfg.Password); err != nil {
+	if cfg.Hashing == nil {
+		cfg.Hashing = crypt.NewPool(0, 0)
+	}
+	if h.pw, err = newPasswords(cfg.Password, cfg.Hashing); err != nil {
 		return nil, err
 	}
 	if h.assets, err = loadAssets(); err != nil {
 		return nil, err
 	}
 	h.ipLimit = newLimiter(cfg.Now, 20, 15*time.Minute)
-	h.acctLimit = newLimiter(cfg.Now, 5, 15*time.Minute)
+	// Growing pauses, never a lock (docs/security.md, "Console accounts"):
+	// an account at one address gets 3 free tries, then 1 s doubling to
+	// 15 min; an address over any accounts 30 free tries, then 1 s doubling
+	// to at most 10 s, so people behind a shared address are only slowed.
+	h.invites = newLimiter(cfg.Now, invitesPerHour, time.Hour)
+	h.pairThrot = newThrottle(cfg.Now, 3, time.Second, 15*time.Minute, 24*time.Hour)
+	h.addrThrot = newThrottle(cfg.Now, 30, time.Second, 10*time.Second, 15*time.Minute)
 	return h, nil
 }
 
@@ -278,10 +301,17 @@ func (h *Handler) Mount(e *echo.Echo) {
 		page(method, "/console/orgs/:org"+path, h.withOrg(role, fn), signedIn...)
 	}
 	org(http.MethodGet, "/members", likeness.OrgViewer, h.handleMembers)
-	org(http.MethodPost, "/members", likeness.OrgAdmin, h.handleAddMember)
+	org(http.MethodPost, "/members", likeness.OrgAdmin, h.handleInvite)
+	org(http.MethodPost, "/invitations/:iid/revoke", likeness.OrgAdmin, h.handleRevokeInvitation)
 	org(http.MethodPost, "/members/:uid/role", likeness.OrgAdmin, h.handleMemberRole)
 	org(http.MethodPost, "/members/:uid/remove", likeness.OrgAdmin, h.handleRemoveMember)
 	org(http.MethodGet, "/audit", likeness.OrgOwner, h.handleAudit)
+
+	// An invitation link carries its secret in the query string, which is
+	// never logged.
+	page(http.MethodGet, "/console/invitation", h.handleInvitation)
+	page(http.MethodPost, "/console/invitation/accept", h.handleAcceptInvitation, signedIn...)
+	page(http.MethodPost, "/console/invitation/account", h.handleInvitationAccount, h.checkPreCSRF)
 
 	page(http.MethodGet, "/privacy/:pid", h.handlePrivacy)
 	page(http.MethodPost, "/privacy/:pid/session", h.handlePrivacySession, h.checkPreCSRF)

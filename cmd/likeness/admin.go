@@ -15,6 +15,7 @@ import (
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/consent"
+	"github.com/likeness/likeness/crypt"
 	"github.com/likeness/likeness/server"
 	"github.com/likeness/likeness/store/sqlite"
 	"github.com/likeness/likeness/web"
@@ -26,9 +27,9 @@ var _ web.Store = (*sqlite.DB)(nil)
 // newPages builds the console and privacy pages of `serve`. With --demo the
 // first account signed up becomes the owner of the demo application's
 // organization, so the demo's enrollments show in the console.
-func newPages(ctx context.Context, db *sqlite.DB, cfg server.Config, signUp string) (*web.Handler, error) {
+func newPages(ctx context.Context, db *sqlite.DB, cfg server.Config, signUp string, hashing *crypt.Pool) (*web.Handler, error) {
 	wc := web.Config{Store: db, Notices: consent.New(db, cfg.Now), PublicURL: cfg.PublicURL, Logger: cfg.Logger,
-		Now: cfg.Now, SignUp: signUp,
+		Now: cfg.Now, SignUp: signUp, Hashing: hashing,
 		// The same trusted-proxy rule as the widget's rate limits.
 		ClientIP: func(r *http.Request) string { return cfg.Network.ClientIP(r).String() }}
 	if cfg.DemoPublicID != "" {

@@ -73,6 +73,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hooksPrivate := fs.Bool("webhook-allow-private", false, "allow webhooks to loopback and private addresses (development)")
 	vc := vectorFlags(fs) // index.go
 	maxSessions := fs.Int("max-sessions", 0, "concurrent widget sessions before TOO_MANY_REQUESTS (default 16 per engine worker)")
+	sessionsPerIP := fs.Int("max-sessions-per-ip", 0, "concurrent widget sessions of one client address, across applications (default 4)")
+	connsPerIP := fs.Int("max-conns-per-ip", 0, "open connections of one client address; trusted proxies are exempt (default 64)")
 	proxies := fs.String("trusted-proxies", os.Getenv("LIKENESS_TRUSTED_PROXIES"), "comma-separated proxy addresses or CIDRs whose X-Forwarded-For and country header are believed")
 	geoDB := fs.String("geoip-db", os.Getenv("LIKENESS_GEOIP_DB"), "MaxMind DB file (GeoLite2/GeoIP2 Country or City) for allowedCountries")
 	countryHeader := fs.String("country-header", os.Getenv("LIKENESS_COUNTRY_HEADER"), "header with the client's country set by a trusted proxy, e.g. CF-IPCountry")
@@ -96,7 +98,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeVI() // after the store
-	db, err := openStore(ctx, *data, vc.with(vi, log))
+	// One pool for every argon2id hash: console passwords and PINs.
+	hashing := crypt.NewPool(0, 0)
+	db, err := openStore(ctx, *data, vc.with(vi, log), func(o *sqlite.Options) { o.Hashing = hashing })
 	if err != nil {
 		return err
 	}
@@ -121,7 +125,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := server.Config{
 		Network:   network,
 		PublicURL: *publicURL, Apps: db, Consent: consent.New(db, time.Now), Faces: db, Keys: db, API: db, Policy: db, Identify: db, Webhooks: db,
-		Engine: eng, Logger: log, Now: time.Now, Limits: server.Limits{MaxSessions: *maxSessions},
+		Engine: eng, Logger: log, Now: time.Now, Limits: server.Limits{MaxSessions: *maxSessions, MaxSessionsPerIP: *sessionsPerIP, MaxConnsPerIP: *connsPerIP},
 	}
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	purgeDone := make(chan struct{})
@@ -134,7 +138,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.DemoPublicID = app.PublicID
 	}
-	pages, err := newPages(ctx, db, cfg, *signUp)
+	pages, err := newPages(ctx, db, cfg, *signUp, hashing)
 	if err != nil {
 		return err
 	}

@@ -297,60 +297,6 @@ func (db *DB) OrgApps(ctx context.Context, orgID string) ([]*likeness.Applicatio
 	return apps, rows.Err()
 }
 
-// AddMember makes an existing account a member of the organization with a
-// role, and audits it. ENOTFOUND when no account has the email, ECONFLICT
-// when it is a member already, EINVALID for a bad role.
-func (db *DB) AddMember(ctx context.Context, orgID, email, role string) (*likeness.Membership, error) {
-	if err := checkRole(role); err != nil {
-		return nil, err
-	}
-	u, err := db.UserByEmail(ctx, email)
-	if err != nil {
-		if likeness.ErrorCode(err) == likeness.ENOTFOUND {
-			return nil, likeness.Errorf(likeness.ENOTFOUND, "No account has this email address.")
-		}
-		return nil, err
-	}
-	err = db.update(ctx, func(tx *sql.Tx) error {
-		return db.insertMemberTx(ctx, tx, &likeness.Membership{Org: likeness.Organization{ID: orgID}, UserID: u.ID,
-			Email: u.Email, Role: role, CreatedAt: db.nowTime()})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return db.Membership(ctx, orgID, u.ID)
-}
-
-// CreateMember creates an account that must change its password at first
-// sign-in and makes it a member of the organization, in one transaction.
-// ECONFLICT when an account has the email, EINVALID for a bad email or role.
-func (db *DB) CreateMember(ctx context.Context, orgID, email, passwordHash, role string) (*likeness.Membership, error) {
-	if err := checkRole(role); err != nil {
-		return nil, err
-	}
-	e, err := normEmail(email)
-	if err != nil {
-		return nil, err
-	}
-	if passwordHash == "" {
-		return nil, likeness.Errorf(likeness.EINVALID, "A password is required.")
-	}
-	now := db.nowTime()
-	u := &likeness.User{ID: userIDPrefix + randomBase62(publicIDLen), Email: e, PasswordHash: passwordHash,
-		MustChangePassword: true, SessionVersion: 1, CreatedAt: now}
-	err = db.update(ctx, func(tx *sql.Tx) error {
-		if err := insertUser(ctx, tx, u); err != nil {
-			return err
-		}
-		return db.insertMemberTx(ctx, tx, &likeness.Membership{Org: likeness.Organization{ID: orgID}, UserID: u.ID,
-			Email: e, Role: role, CreatedAt: now})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return db.Membership(ctx, orgID, u.ID)
-}
-
 // ownersLeftTx returns how many owners the organization would keep without
 // the account userID.
 func ownersLeftTx(ctx context.Context, tx *sql.Tx, orgID, userID string) (int, error) {

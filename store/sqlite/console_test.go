@@ -42,21 +42,55 @@ func TestAccountsAndMembers(t *testing.T) {
 	wantCode(t, err, likeness.ENOTFOUND)
 
 	org := m.Org.ID
-	_, err = db.AddMember(ctx, org, "bob@example.com", likeness.OrgViewer)
-	wantCode(t, err, likeness.ENOTFOUND)
-	bob, err := db.CreateMember(ctx, org, "bob@example.com", "hash", likeness.OrgViewer)
+	// Nobody is added without accepting an invitation.
+	_, _, err = db.CreateInvitation(ctx, org, "bob@example.com", "boss", u.ID, time.Hour)
+	wantCode(t, err, likeness.EINVALID)
+	_, _, err = db.CreateInvitation(ctx, org, "not an email", likeness.OrgViewer, u.ID, time.Hour)
+	wantCode(t, err, likeness.EINVALID)
+	_, old, err := db.CreateInvitation(ctx, org, "Bob@Example.com", likeness.OrgAdmin, u.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bu, _ := db.User(ctx, bob.UserID); !bu.MustChangePassword {
-		t.Error("an account made with a one-time password need not change it")
+	inv, token, err := db.CreateInvitation(ctx, org, "bob@example.com", likeness.OrgViewer, u.ID, time.Hour)
+	if err != nil || len(token) < 40 || inv.Email != "bob@example.com" {
+		t.Fatalf("invitation %+v %q %v", inv, token, err)
 	}
-	_, err = db.CreateMember(ctx, org, "bob@example.com", "hash", likeness.OrgViewer)
+	if list, _ := db.Invitations(ctx, org); len(list) != 1 || list[0].Role != likeness.OrgViewer || list[0].InvitedBy != "ann@example.com" {
+		t.Fatalf("a new invitation replaces the old one: %+v", list)
+	}
+	_, err = db.InvitationByToken(ctx, old)
+	wantCode(t, err, likeness.ENOTFOUND)
+	if members, _ := db.Members(ctx, org); len(members) != 1 {
+		t.Fatal("invited before accepting")
+	}
+	// Only the invited email may accept.
+	_, err = db.AcceptInvitation(ctx, token, u.ID)
+	wantCode(t, err, likeness.EFORBIDDEN)
+	_, _, err = db.AcceptInvitationNewAccount(ctx, token+"x", "hash")
+	wantCode(t, err, likeness.ENOTFOUND)
+	bu, bob, err := db.AcceptInvitationNewAccount(ctx, token, "hash")
+	if err != nil || bu.Email != "bob@example.com" || bob.Role != likeness.OrgViewer || bu.MustChangePassword {
+		t.Fatalf("accept: %+v %+v %v", bu, bob, err)
+	}
+	_, _, err = db.AcceptInvitationNewAccount(ctx, token, "hash") // used up
+	wantCode(t, err, likeness.ENOTFOUND)
+	// An account that exists accepts when signed in; twice is a conflict.
+	_, again, _ := db.CreateInvitation(ctx, org, "bob@example.com", likeness.OrgAdmin, u.ID, time.Hour)
+	_, _, err = db.AcceptInvitationNewAccount(ctx, again, "hash")
 	wantCode(t, err, likeness.ECONFLICT)
-	_, err = db.AddMember(ctx, org, "bob@example.com", likeness.OrgAdmin)
+	_, err = db.AcceptInvitation(ctx, again, bob.UserID)
 	wantCode(t, err, likeness.ECONFLICT)
-	_, err = db.AddMember(ctx, org, "bob@example.com", "boss")
-	wantCode(t, err, likeness.EINVALID)
+	// Withdrawn and expired invitations are gone.
+	w, wt, _ := db.CreateInvitation(ctx, org, "cy@example.com", likeness.OrgViewer, u.ID, time.Hour)
+	if err := db.RevokeInvitation(ctx, org, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, db.RevokeInvitation(ctx, org, w.ID), likeness.ENOTFOUND)
+	_, err = db.InvitationByToken(ctx, wt)
+	wantCode(t, err, likeness.ENOTFOUND)
+	_, et, _ := db.CreateInvitation(ctx, org, "dee@example.com", likeness.OrgViewer, u.ID, -time.Second)
+	_, err = db.InvitationByToken(ctx, et)
+	wantCode(t, err, likeness.ENOTFOUND)
 
 	members, _ := db.Members(ctx, org)
 	if len(members) != 2 || members[0].Role != likeness.OrgOwner || members[1].Email != "bob@example.com" {
@@ -96,11 +130,13 @@ func TestAccountsAndMembers(t *testing.T) {
 	for _, e := range entries {
 		actions = append(actions, e.Action)
 	}
-	want := "organization.created member.added member.added member.role_changed member.role_changed member.removed"
+	want := "organization.created member.added invitation.created invitation.created member.added invitation.accepted " +
+		"invitation.created invitation.created invitation.revoked invitation.created " +
+		"member.role_changed member.role_changed member.removed"
 	if strings.Join(actions, " ") != want {
 		t.Errorf("audit: %v\nwant %s", actions, want)
 	}
-	if n, problems, err := db.VerifyAudit(ctx, org); err != nil || len(problems) > 0 || n != 6 {
+	if n, problems, err := db.VerifyAudit(ctx, org); err != nil || len(problems) > 0 || n != 13 {
 		t.Errorf("VerifyAudit: %d %v %v", n, problems, err)
 	}
 	// Hashes are never in the audit trail.

@@ -52,6 +52,10 @@ type Options struct {
 	Index likeness.VectorIndex
 	// Logger receives warnings about the vector index; nil discards them.
 	Logger *slog.Logger
+	// Hashing runs PIN hashing (argon2id); share it with everything else
+	// that hashes (the console's passwords). nil means a pool of the store's
+	// own with crypt's defaults.
+	Hashing *crypt.Pool
 }
 
 // DB is the embedded store. It is safe for concurrent use.
@@ -64,7 +68,8 @@ type DB struct {
 	master []byte
 	// auditKey is the HMAC key of the audit chain, derived from the master key.
 	auditKey []byte
-	index    *indexer // the vector index (vectors.go)
+	index    *indexer    // the vector index (vectors.go)
+	hashing  *crypt.Pool // bounds argon2id PIN hashing (pin.go)
 
 	mu   sync.RWMutex
 	apps map[string]appKey // by application ID: collection and data key
@@ -107,6 +112,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		auditKey: ak,
 		master:   slices.Clone(opts.MasterKey),
 		apps:     make(map[string]appKey),
+		hashing:  opts.Hashing,
+	}
+	if db.hashing == nil {
+		db.hashing = crypt.NewPool(0, 0)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -84,7 +84,7 @@ func (db *DB) Enroll(ctx context.Context, in likeness.Enrollment) (*likeness.Fac
 	}
 	var pinHash, pinMac sql.NullString
 	if in.PIN != "" {
-		h, err := hashPIN(in.PIN)
+		h, err := db.hashPIN(ctx, in.PIN)
 		if err != nil {
 			return nil, err
 		}

@@ -34,8 +34,9 @@ func ValidPINFormat(pin string) bool {
 	return len(pin) >= pinMinLen && len(pin) <= pinMaxLen && strings.Trim(pin, "0123456789") == ""
 }
 
-// hashPIN validates a PIN (4 to 16 digits) and returns its argon2id hash.
-func hashPIN(pin string) (string, error) {
+// hashPIN validates a PIN (4 to 16 digits) and returns its argon2id hash,
+// computed in the store's hashing pool (EUNAVAILABLE when it stays busy).
+func (db *DB) hashPIN(ctx context.Context, pin string) (string, error) {
 	if !ValidPINFormat(pin) {
 		return "", likeness.Errorf(likeness.EINVALID, "The PIN must be %d to %d digits.", pinMinLen, pinMaxLen)
 	}
@@ -43,7 +44,10 @@ func hashPIN(pin string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	sum := argon2.IDKey([]byte(pin), salt, pinPasses, pinMemoryKiB, pinLanes, 32)
+	var sum []byte
+	if err := db.hashing.Do(ctx, func() { sum = argon2.IDKey([]byte(pin), salt, pinPasses, pinMemoryKiB, pinLanes, 32) }); err != nil {
+		return "", err
+	}
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, pinMemoryKiB, pinPasses, pinLanes,
 		enc.EncodeToString(salt), enc.EncodeToString(sum)), nil
@@ -89,7 +93,7 @@ func pinMAC(dataKey []byte, pin string) (string, error) {
 func (db *DB) SetPIN(ctx context.Context, appID, facialID, pin string) error {
 	var hash, mac sql.NullString
 	if pin != "" {
-		h, err := hashPIN(pin)
+		h, err := db.hashPIN(ctx, pin)
 		if err != nil {
 			return err
 		}
@@ -126,7 +130,11 @@ func (db *DB) CheckPIN(ctx context.Context, appID, facialID, pin string) (bool, 
 	if err != nil || !hash.Valid {
 		return false, err
 	}
-	return checkPIN(hash.String, pin), nil
+	var ok bool
+	if err := db.hashing.Do(ctx, func() { ok = checkPIN(hash.String, pin) }); err != nil {
+		return false, err
+	}
+	return ok, nil
 }
 
 // PINInUse reports whether another face of the application has this PIN.
