@@ -18,6 +18,7 @@ import { scriptOrigin } from './url.js';
 export function browserEnv(win) {
   const doc = win.document;
   const script = /** @type {HTMLScriptElement|null} */ (doc.currentScript);
+  const grabFrame = frameGrabber(doc);
   return {
     defaultHost: scriptOrigin(script ? script.src : undefined, win.location.origin),
     language: () => win.navigator.language,
@@ -32,6 +33,7 @@ export function browserEnv(win) {
     },
     openCamera: (timeoutMs) => openCamera(win.navigator.mediaDevices, timeoutMs),
     createUI: (options) => createUI(doc, options),
-    grabFrame: frameGrabber(doc),
+    grabFrame,
+    brightness: () => grabFrame.luma,
   };
 }
