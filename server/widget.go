@@ -2,8 +2,6 @@ package server
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"slices"
@@ -164,25 +162,30 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	return nil
 }
 
-// handleAsset serves one embedded file with a strong ETag.
-func (s *Server) handleAsset(name string) echo.HandlerFunc {
-	data, err := static.FS.ReadFile(name)
-	sum := sha256.Sum256(data)
-	etag := `"` + hex.EncodeToString(sum[:8]) + `"`
-	ctype := "text/javascript; charset=utf-8"
-	return func(c echo.Context) error {
+// assetRoutes serves embedded files at the root under their own name (which
+// revalidates: a strong ETag, 304 when unchanged) and under their
+// content-hashed name (cached for a year, immutable), gzip-encoded for
+// clients that accept it.
+func assetRoutes(e *echo.Echo, names ...string) {
+	for _, name := range names {
+		a, err := static.Load(name)
 		if err != nil {
-			return likeness.Wrap(err, likeness.EINTERNAL, "Asset missing.")
+			e.GET("/"+name, func(echo.Context) error { return likeness.Wrap(err, likeness.EINTERNAL, "Asset missing.") })
+			continue
 		}
-		h := c.Response().Header()
-		h.Set("ETag", etag)
-		h.Set("Cache-Control", "no-cache")
-		// The widget is loaded by other sites' pages.
-		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
-		if c.Request().Header.Get("If-None-Match") == etag {
-			return c.NoContent(http.StatusNotModified)
-		}
-		return c.Blob(http.StatusOK, ctype, data)
+		e.GET("/"+name, serveAsset(a, static.CacheRevalidate))
+		e.HEAD("/"+name, serveAsset(a, static.CacheRevalidate))
+		e.GET("/"+a.Hashed, serveAsset(a, static.CacheImmutable))
+		e.HEAD("/"+a.Hashed, serveAsset(a, static.CacheImmutable))
+	}
+}
+
+// serveAsset serves a to any site's page (the widget is loaded cross-origin).
+func serveAsset(a *static.Asset, cacheControl string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+		a.Serve(c.Response(), c.Request(), cacheControl)
+		return nil
 	}
 }
 
