@@ -100,7 +100,9 @@ func groupHelp(group string) (string, bool) {
 }
 
 // isHelp reports whether arg asks for help.
-func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help" }
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
 
 // flagName matches a flag as Go's flag package writes it in errors (-name).
 var flagName = regexp.MustCompile(`(^|[\s:])-{1,2}([A-Za-z][\w.-]*)`)
