@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/consent"
 	"github.com/likeness/likeness/static"
 )
 
@@ -160,6 +161,17 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		newSession(s, conn, app, st, op, requestID).run()
 	}()
 	return nil
+}
+
+// privacyLink is the link shown under the consent notice: the
+// application's own privacy policy when it set one, else its self-service
+// privacy page on this server (an absolute URL: the notice is read on the
+// application's site).
+func privacyLink(st *likeness.Settings, publicURL, publicID string) string {
+	if st != nil && st.PrivacyPolicyURL != "" {
+		return st.PrivacyPolicyURL
+	}
+	return consent.PrivacyURL(publicURL, publicID)
 }
 
 // assetRoutes serves embedded files at the root under their own name (which

@@ -283,8 +283,8 @@ func (h *Handler) renderConsent(c echo.Context, a *appCtx, status int, form *tem
 		v.Form = templates.NoticeForm{Locale: n.Locale, Title: n.Title, Text: n.Text}
 	default:
 		title, text, _ := consent.Default(consent.DefaultLocale)
-		v.Form = templates.NoticeForm{Locale: consent.DefaultLocale, Title: consent.Render(title, a.app),
-			Text: consent.Render(text, a.app)}
+		v.Form = templates.NoticeForm{Locale: consent.DefaultLocale, Title: consent.Render(title, a.app, h.issuer),
+			Text: consent.Render(text, a.app, h.issuer)}
 	}
 	return h.render(c, status, templates.ConsentPage(v))
 }
@@ -352,6 +352,7 @@ func (h *Handler) handleSetSecurity(c echo.Context, a *appCtx) error {
 		PreventMinors: on("preventMinors"), MinimumAge: num("minimumAge"), Liveness: c.FormValue("liveness"),
 		SessionsPerIPPerMinute: num("sessionsPerIpPerMinute"), SessionsPerAppPerMinute: num("sessionsPerAppPerMinute"),
 		MaxFailedAuth: num("maxFailedAuth"), LockoutMinutes: num("lockoutMinutes"),
+		PrivacyPolicyURL: strings.TrimSpace(c.FormValue("privacyPolicyUrl")),
 	}
 	if bad != "" {
 		return h.renderSecurity(c, a, http.StatusBadRequest, st, bad+" must be a whole number.")

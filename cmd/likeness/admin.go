@@ -27,7 +27,7 @@ var _ web.Store = (*sqlite.DB)(nil)
 // first account signed up becomes the owner of the demo application's
 // organization, so the demo's enrollments show in the console.
 func newPages(ctx context.Context, db *sqlite.DB, cfg server.Config, signUp string) (*web.Handler, error) {
-	wc := web.Config{Store: db, Notices: consent.New(db, cfg.Now), PublicURL: cfg.PublicURL, Logger: cfg.Logger,
+	wc := web.Config{Store: db, Notices: consent.New(db, cfg.Now, consent.WithPublicURL(cfg.PublicURL)), PublicURL: cfg.PublicURL, Logger: cfg.Logger,
 		Now: cfg.Now, SignUp: signUp,
 		// The same trusted-proxy rule as the widget's rate limits.
 		ClientIP: func(r *http.Request) string { return cfg.Network.ClientIP(r).String() }}

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/static"
 )
 
@@ -54,5 +56,50 @@ func TestWidgetAssetsDelivery(t *testing.T) {
 	}
 	if ct := get("/fio.mjs").Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
 		t.Errorf("fio.mjs content type %q", ct)
+	}
+}
+
+// The consent notice links absolute URLs: the application's own privacy
+// policy when it set one, else its privacy page on this server; and
+// {{privacyUrl}} in the text is that page's absolute URL.
+func TestConsentNoticeLinks(t *testing.T) {
+	h := newHarness(t, Limits{})
+	ctx := context.Background()
+	notice := func(locale string) map[string]any {
+		t.Helper()
+		c, _, err := h.dial(opEnroll, testOrigin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.send(map[string]any{"type": "start", "locale": locale, "payload": nil})
+		return c.expect("consent")
+	}
+	self := "http://likeness.test/privacy/" + h.app.PublicID
+	n := notice("de-DE")
+	if n["privacyUrl"] != self || n["locale"] != "de" || !strings.Contains(n["text"].(string), " "+self+" ") {
+		t.Errorf("default: link %v, locale %v, text %v", n["privacyUrl"], n["locale"], n["text"])
+	}
+	st, err := h.db.Settings(ctx, h.app.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.PrivacyPolicyURL = "https://shop.example/privacy"
+	if _, err := h.db.UpdateSettings(ctx, h.app.ID, *st); err != nil {
+		t.Fatal(err)
+	}
+	if n := notice("ja"); n["privacyUrl"] != "https://shop.example/privacy" || !strings.Contains(n["text"].(string), self) {
+		t.Errorf("own policy: link %v, text %v", n["privacyUrl"], n["text"])
+	}
+	for _, c := range []struct {
+		st   *likeness.Settings
+		want string
+	}{
+		{nil, "https://l.example/privacy/app_1"},
+		{&likeness.Settings{}, "https://l.example/privacy/app_1"},
+		{&likeness.Settings{PrivacyPolicyURL: "https://shop.example/p"}, "https://shop.example/p"},
+	} {
+		if got := privacyLink(c.st, "https://l.example", "app_1"); got != c.want {
+			t.Errorf("privacyLink(%v) = %q, want %q", c.st, got, c.want)
+		}
 	}
 }
