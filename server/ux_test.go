@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -101,5 +102,20 @@ func TestConsentNoticeLinks(t *testing.T) {
 		if got := privacyLink(c.st, "https://l.example", "app_1"); got != c.want {
 			t.Errorf("privacyLink(%v) = %q, want %q", c.st, got, c.want)
 		}
+	}
+}
+
+// Error messages are readable JSON: "Bearer <key>", not "\u003ckey\u003e".
+func TestAPIErrorMessageIsNotHTMLEscaped(t *testing.T) {
+	h := newHarness(t, Limits{})
+	res, err := http.Get(h.ts.URL + "/v1/settings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "Authorization: Bearer <key>.") ||
+		strings.Contains(string(body), `\u003c`) || res.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("%d %s %q", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
 }
