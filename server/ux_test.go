@@ -37,7 +37,8 @@ func TestWidgetAssetsDelivery(t *testing.T) {
 		}
 		res := get("/"+name, "Accept-Encoding", "gzip")
 		if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" || res.Header.Get("ETag") == "" ||
-			res.Header.Get("Cache-Control") != static.CacheRevalidate || res.Header.Get("Cross-Origin-Resource-Policy") != "cross-origin" {
+			res.Header.Get("Cache-Control") != static.CacheRevalidate || res.Header.Get("Cross-Origin-Resource-Policy") != "cross-origin" ||
+			res.Header.Get("Access-Control-Allow-Origin") != "*" || res.Header.Get("Access-Control-Allow-Credentials") != "" {
 			t.Errorf("/%s: %d %v", name, res.StatusCode, res.Header)
 		}
 		if r := get("/"+name, "Accept-Encoding", "gzip", "If-None-Match", res.Header.Get("ETag")); r.StatusCode != http.StatusNotModified {

@@ -192,10 +192,14 @@ func assetRoutes(e *echo.Echo, names ...string) {
 	}
 }
 
-// serveAsset serves a to any site's page (the widget is loaded cross-origin).
+// serveAsset serves a to any site's page (the widget is loaded
+// cross-origin). A module script (import … from '/fio.mjs') is fetched with
+// CORS, so the reply allows every origin: it is public, and the request
+// carries no credentials.
 func serveAsset(a *static.Asset, cacheControl string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+		c.Response().Header().Set("Access-Control-Allow-Origin", "*")
 		a.Serve(c.Response(), c.Request(), cacheControl)
 		return nil
 	}
