@@ -7,6 +7,8 @@
 // checked in those languages.
 //
 //   go build -o bin/likeness ./cmd/likeness && node --test e2e/samples.e2e.test.mjs
+//
+// LIKENESS_SCREENSHOTS=docs/screenshots also saves the outcome screens.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -21,6 +23,7 @@ import {
 } from './harness.mjs';
 
 const SAMPLES = join(ROOT, 'e2e', 'samples');
+const SHOTS = process.env.LIKENESS_SCREENSHOTS;
 
 describe('FACEIO sample pages against the real server', { timeout: 600_000 }, () => {
   const sampleTest = (name, fn) => test(name, { skip, timeout: 180_000 }, fn);
@@ -81,13 +84,14 @@ describe('FACEIO sample pages against the real server', { timeout: 600_000 }, ()
     return page;
   }
 
-  /** The widget's outcome message, once its screen shows. */
-  async function outcome(page, what, timeout = RESULT_TIMEOUT) {
+  /** The widget's outcome message, once its screen shows (saved as shot when asked). */
+  async function outcome(page, what, timeout = RESULT_TIMEOUT, shot = '') {
     try {
       const h = await page.waitForFunction(() => {
         const el = document.querySelector('[data-likeness-widget]')?.shadowRoot?.querySelector('[data-testid="outcome"]');
         return el && !el.closest('[hidden]') && el.checkVisibility() && el.textContent ? el.textContent : false;
       }, null, { timeout, polling: 50 });
+      if (SHOTS && shot) await page.screenshot({ path: join(SHOTS, shot) });
       return await h.jsonValue();
     } catch (e) {
       throw new Error(`${what}: no outcome screen (${e.message.split('\n')[0]})\nconsole: ${page.logs.join('\n')}\n${server.tail()}`);
@@ -133,7 +137,7 @@ describe('FACEIO sample pages against the real server', { timeout: 600_000 }, ()
     await page.evaluate(() => window.enrollNewUser());
     await logged(page, /^Another authentication or enrollment session is in progress/, 'second enroll');
     await accept(page);
-    assert.match(await outcome(page, 'enroll'), /^Sie sind registriert\./);
+    assert.match(await outcome(page, 'enroll', RESULT_TIMEOUT, 'widget-outcome-enrolled-de.png'), /^Sie sind registriert\./);
     await closed(page);
     const alert = page.alerts.find((a) => a.startsWith('User Successfully Enrolled!'));
     assert.ok(alert, `the boilerplate's success alert: ${page.alerts} / ${page.logs}`);
@@ -153,10 +157,19 @@ describe('FACEIO sample pages against the real server', { timeout: 600_000 }, ()
   sampleTest('boilerplate, French visitor, camera refused: the screen says how to allow it', async () => {
     const page = await openSample(DENIED_ARGS, 'boilerplate.html', 'fr-FR');
     await page.click('#enroll');
-    assert.match(await outcome(page, 'refused camera', 30_000), /^La caméra est bloquée\. Autorisez-la pour ce site/);
+    assert.match(await outcome(page, 'refused camera', 30_000, 'widget-outcome-camera-fr.png'), /^La caméra est bloquée\. Autorisez-la pour ce site/);
     await logged(page, /^Access to the Camera stream was denied/, 'refused camera', 30_000);
     await closed(page);
     assert.deepEqual(page.errors, []);
+  });
+
+  sampleTest('boilerplate, Arabic visitor, camera refused: a right-to-left dialog in Arabic', async () => {
+    const page = await openSample(DENIED_ARGS, 'boilerplate.html', 'ar-EG');
+    await page.click('#enroll');
+    assert.match(await outcome(page, 'refused camera', 30_000, 'widget-outcome-camera-ar.png'), /^الكاميرا محظورة/);
+    const dir = await page.evaluate(() => document.querySelector('[data-likeness-widget]')?.shadowRoot?.querySelector('[role="dialog"]')?.getAttribute('dir'));
+    assert.equal(dir, 'rtl');
+    await closed(page);
   });
 
   sampleTest('ES module page (import faceIO from …/fio.mjs): authenticate finds the same Facial ID', async () => {

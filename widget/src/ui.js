@@ -114,13 +114,14 @@ export function createUI(doc, { op, locale, onAbort }) {
   const outcomeText = el('p', { class: 'message', role: 'status', tabindex: '-1', 'data-testid': 'outcome' });
   const retry = el('button', { type: 'button', class: 'primary', 'data-testid': 'outcome-retry', text: t('try_again') });
   const closeOutcome = el('button', { type: 'button', class: 'secondary', 'data-testid': 'outcome-close', text: t('close') });
+  const outcomeActions = el('div', { class: 'actions' }, closeOutcome, retry);
 
   const screens = {
     intro: el('section', { class: 'intro' }, el('div', { class: 'intro-oval', 'aria-hidden': 'true' }), el('p', { text: t('intro_enroll') })),
     camera: el('section', {}, el('div', { class: 'stage' }, video, oval)),
     consent: el('section', {}, consentTitle, noticeText, privacy, el('div', { class: 'actions' }, decline, accept)),
     pin: el('section', {}, pinForm),
-    outcome: el('section', { class: 'outcome' }, outcomeIcon, outcomeText, el('div', { class: 'actions' }, closeOutcome, retry)),
+    outcome: el('section', { class: 'outcome' }, outcomeIcon, outcomeText, outcomeActions),
   };
   const dialog = el('div', {
     class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'lk-title',
@@ -235,6 +236,7 @@ export function createUI(doc, { op, locale, onAbort }) {
       outcomeText.textContent = ok ? t(op === 'enroll' ? 'done_enroll' : 'done_authenticate') : t(errorMessageKey(code));
       retry.hidden = !offerRetry;
       closeOutcome.hidden = ok;
+      outcomeActions.hidden = ok; // a success closes by itself
       /** @param {boolean} again */
       const choose = (again) => {
         retry.onclick = closeOutcome.onclick = null;
