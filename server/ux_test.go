@@ -120,3 +120,24 @@ func TestAPIErrorMessageIsNotHTMLEscaped(t *testing.T) {
 		t.Errorf("%d %s %q", res.StatusCode, res.Header.Get("Content-Type"), body)
 	}
 }
+
+// The demo page's integration snippet shows this server's URL and the demo
+// application's public ID, ready to copy.
+func TestDemoSnippetNamesThisServer(t *testing.T) {
+	h := newHarness(t, Limits{}, func(c *Config) { c.DemoPublicID = "app_demo123" })
+	res, err := http.Get(h.ts.URL + "/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, want := range []string{`&lt;script src="http://likeness.test/fio.js"&gt;`, `new faceIO("app_demo123")`,
+		`<meta name="likeness-public-id" content="app_demo123">`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("the demo page lacks %s", want)
+		}
+	}
+	if strings.Contains(string(body), "__") || strings.Contains(string(body), "YOUR") {
+		t.Error("a placeholder is left in the demo page")
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"html"
 	"net/http"
 	"net/url"
 	"slices"
@@ -216,7 +217,9 @@ func (s *Server) handleDemo(c echo.Context) error {
 	if err != nil {
 		return likeness.Wrap(err, likeness.EINTERNAL, "Demo page missing.")
 	}
-	page = bytes.ReplaceAll(page, []byte("__PUBLIC_ID__"), []byte(s.cfg.DemoPublicID))
+	page = bytes.ReplaceAll(page, []byte("__PUBLIC_ID__"), []byte(html.EscapeString(s.cfg.DemoPublicID)))
+	// The integration snippet names this server, as a site would write it.
+	page = bytes.ReplaceAll(page, []byte("__SERVER_URL__"), []byte(html.EscapeString(s.cfg.PublicURL)))
 	h := c.Response().Header()
 	h.Set("Content-Security-Policy", demoCSP)
 	h.Set("Cache-Control", "no-store")
