@@ -62,7 +62,10 @@ func lookup(name string) (command, bool) {
 func helpText(fs *flag.FlagSet) string {
 	c, _ := lookup(fs.Name())
 	var b strings.Builder
-	fmt.Fprintf(&b, "likeness %s — %s\n\nUsage:\n  likeness %s [flags]\n\nFlags:\n", fs.Name(), c.purpose, fs.Name())
+	if c.purpose != "" {
+		fmt.Fprintf(&b, "likeness %s — %s\n\n", fs.Name(), c.purpose)
+	}
+	fmt.Fprintf(&b, "Usage:\n  likeness %s [flags]\n\nFlags:\n", fs.Name())
 	fs.VisitAll(func(f *flag.Flag) {
 		kind, usage := flag.UnquoteUsage(f)
 		name := "--" + f.Name

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -114,5 +115,41 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 				t.Errorf("%v: %q shows %q", c.args, err, bad)
 			}
 		}
+	}
+}
+
+// Every FlagSet of the package is a subcommand listed in commands (with a
+// purpose and an example for its --help), so a new subcommand cannot ship
+// without them.
+func TestEveryFlagSetHasHelp(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`flag\.NewFlagSet\("([^"]+)"`)
+	found := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			found++
+			if strings.HasSuffix(m[1], " ") { // "index "+args[0]: a group; its members are checked by name below
+				if _, ok := groupHelp(strings.TrimSpace(m[1])); !ok {
+					t.Errorf("%s: group %q has no subcommand in commands", f, m[1])
+				}
+				continue
+			}
+			if _, ok := lookup(m[1]); !ok {
+				t.Errorf("%s: subcommand %q has no entry in commands (help.go)", f, m[1])
+			}
+		}
+	}
+	if found < len(commands)-1 { // index rebuild/compact share one FlagSet call
+		t.Errorf("found only %d FlagSets", found)
 	}
 }
