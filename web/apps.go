@@ -135,6 +135,9 @@ func (h *Handler) handleCreateApp(c echo.Context) error {
 	if roleRank(m.Role) < roleRank(likeness.OrgAdmin) {
 		return likeness.Errorf(likeness.EFORBIDDEN, "Your role in %s (%s) does not allow creating applications.", m.Org.Name, m.Role)
 	}
+	if len(splitList(form.Origins)) == 0 {
+		return h.renderApps(c, http.StatusBadRequest, form, likeness.ErrorMessage(errNoOrigin))
+	}
 	app, sec, err := h.store.CreateApp(ctx, likeness.AppCreate{OrgID: m.Org.ID, Name: form.Name, Origins: splitList(form.Origins)})
 	if err != nil {
 		if status, ok := formError(err); ok {
@@ -204,8 +207,15 @@ func (h *Handler) handleRename(c echo.Context, a *appCtx) error {
 	return redirectDone(c, templates.AppPath(a.app.PublicID, ""), "renamed")
 }
 
+// errNoOrigin refuses an application without an allowed origin: the
+// widget would refuse every site (17 FORBIDDDEN_ORIGIN).
+var errNoOrigin = likeness.Errorf(likeness.EINVALID, "Add at least one allowed origin, such as https://shop.example: the widget works only on the sites listed.")
+
 func (h *Handler) handleOrigins(c echo.Context, a *appCtx) error {
 	raw := c.FormValue("origins")
+	if len(splitList(raw)) == 0 {
+		return h.appFormError(c, a, errNoOrigin, func(v *templates.AppView) { v.Origins = raw })
+	}
 	if _, err := h.store.UpdateOrigins(c.Request().Context(), a.app.ID, splitList(raw)); err != nil {
 		return h.appFormError(c, a, err, func(v *templates.AppView) { v.Origins = raw })
 	}

@@ -26,8 +26,10 @@ func TestApplicationLifecycle(t *testing.T) {
 	org := e.org("ann@example.com")
 	check(t, "no apps yet", b.get("/console/apps"), http.StatusOK, []string{"No applications in Acme yet."}, neverShown)
 
-	// Create: the first API key is shown once.
-	r := b.post("/console/apps", url.Values{"org": {org}, "name": {"Shop"}, "origins": {"https://shop.example\nhttps://www.shop.example:8443"}})
+	// An application needs an origin; then the first API key is shown once.
+	r := b.post("/console/apps", url.Values{"org": {org}, "name": {"No site"}, "origins": {"  "}})
+	check(t, "create without an origin", r, http.StatusBadRequest, []string{"Add at least one allowed origin", `value="No site"`}, nil)
+	r = b.post("/console/apps", url.Values{"org": {org}, "name": {"Shop"}, "origins": {"https://shop.example\nhttps://www.shop.example:8443"}})
 	check(t, "create", r, http.StatusCreated, []string{"Your first API key", "shown only once", `&lt;script src=&#34;https://likeness.test/fio.js&#34;&gt;&lt;/script&gt;`}, neverShown)
 	key := apiKeyRe.FindString(r.body)
 	pid := publicIDs.FindString(r.body)
@@ -51,6 +53,7 @@ func TestApplicationLifecycle(t *testing.T) {
 		want       []string
 	}{
 		{"bad origin", "/origins", url.Values{"origins": {"ftp://nope"}}, http.StatusBadRequest, []string{"must be scheme://host"}},
+		{"no origin", "/origins", url.Values{"origins": {" \n "}}, http.StatusBadRequest, []string{"Add at least one allowed origin"}},
 		{"origins", "/origins", url.Values{"origins": {"https://a.example, https://b.example"}}, http.StatusSeeOther, nil},
 		{"empty name", "/rename", url.Values{"name": {"  "}}, http.StatusBadRequest, []string{"Name must be 1 to 100 characters."}},
 		{"rename", "/rename", url.Values{"name": {"Shop Two"}}, http.StatusSeeOther, nil},
