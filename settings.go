@@ -1,6 +1,10 @@
 package likeness
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+	"unicode"
+)
 
 // PIN modes.
 const (
@@ -59,7 +63,13 @@ type Settings struct {
 	// before it is locked for LockoutMinutes.
 	MaxFailedAuth  int `json:"maxFailedAuth"`
 	LockoutMinutes int `json:"lockoutMinutes"`
+	// PrivacyPolicyURL is the application's own privacy policy, linked
+	// under the consent notice; empty links the self-service privacy page.
+	PrivacyPolicyURL string `json:"privacyPolicyUrl"`
 }
+
+// MaxPrivacyPolicyURLLen is the longest accepted privacyPolicyUrl, in bytes.
+const MaxPrivacyPolicyURLLen = 2048
 
 // DefaultSettings are the settings of a new application.
 func DefaultSettings() Settings {
@@ -103,6 +113,9 @@ func (s *Settings) Validate() error {
 	if s.LockoutMinutes < 1 || s.LockoutMinutes > 10080 {
 		return Errorf(EINVALID, "lockoutMinutes must be 1 to 10080.")
 	}
+	if err := checkPolicyURL(s.PrivacyPolicyURL); err != nil {
+		return err
+	}
 	if s.AllowedCountries == nil {
 		s.AllowedCountries = []string{}
 	}
@@ -115,6 +128,27 @@ func (s *Settings) Validate() error {
 			return Errorf(EINVALID, "allowedCountries must hold ISO 3166-1 alpha-2 codes such as FR.")
 		}
 		s.AllowedCountries[i] = c
+	}
+	return nil
+}
+
+// checkPolicyURL accepts "" or an absolute http(s) URL with a host, without
+// credentials, spaces or control characters (it becomes a link that a
+// visitor's browser opens).
+func checkPolicyURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	bad := Errorf(EINVALID, "privacyPolicyUrl must be an absolute https:// (or http://) URL, such as https://shop.example/privacy.")
+	if len(raw) > MaxPrivacyPolicyURLLen {
+		return Errorf(EINVALID, "privacyPolicyUrl must be at most %d characters.", MaxPrivacyPolicyURLLen)
+	}
+	if strings.IndexFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return bad
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return bad
 	}
 	return nil
 }

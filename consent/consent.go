@@ -23,7 +23,7 @@ import (
 // Placeholders filled in notice texts, per application.
 const (
 	PlaceholderApp        = "{{app}}"        // the application's name
-	PlaceholderPrivacyURL = "{{privacyUrl}}" // PrivacyPath of the application
+	PlaceholderPrivacyURL = "{{privacyUrl}}" // the absolute URL of the application's privacy page
 )
 
 // Limits on notice texts and record fields.
@@ -57,18 +57,34 @@ type Store interface {
 
 // Service implements likeness.ConsentService.
 type Service struct {
-	store Store
-	now   func() time.Time
+	store     Store
+	now       func() time.Time
+	publicURL string // this server's URL, for {{privacyUrl}}
 }
 
 var _ likeness.ConsentService = (*Service)(nil)
 
+// Option configures a Service.
+type Option func(*Service)
+
+// WithPublicURL sets the URL browsers reach this server at, so that
+// {{privacyUrl}} in a notice is an absolute link to the privacy page (a
+// notice is read on the application's own site, where a path would point
+// at the wrong server).
+func WithPublicURL(u string) Option {
+	return func(s *Service) { s.publicURL = strings.TrimRight(u, "/") }
+}
+
 // New returns a Service over store. now is the clock; nil means time.Now.
-func New(store Store, now func() time.Time) *Service {
+func New(store Store, now func() time.Time, opts ...Option) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now}
+	s := &Service{store: store, now: now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Hash returns the hex SHA-256 of title + "\n\n" + text: the identity of a
@@ -108,11 +124,18 @@ func Default(locale string) (title, text string, ok bool) {
 	return strings.TrimSpace(title), strings.TrimSpace(text), true
 }
 
-// Render fills the placeholders of a notice title or text for app.
-func Render(s string, app *likeness.Application) string {
+// PrivacyURL returns the absolute URL of the application's self-service
+// privacy page on the server at publicURL.
+func PrivacyURL(publicURL, publicID string) string {
+	return strings.TrimRight(publicURL, "/") + PrivacyPath(publicID)
+}
+
+// Render fills the placeholders of a notice title or text for app, on the
+// server at publicURL.
+func Render(s string, app *likeness.Application, publicURL string) string {
 	return strings.NewReplacer(
 		PlaceholderApp, app.Name,
-		PlaceholderPrivacyURL, PrivacyPath(app.PublicID),
+		PlaceholderPrivacyURL, PrivacyURL(publicURL, app.PublicID),
 	).Replace(s)
 }
 
@@ -158,7 +181,7 @@ func (s *Service) CurrentNotice(ctx context.Context, app *likeness.Application, 
 		if !ok {
 			continue
 		}
-		n = s.notice(app, loc, 1, Render(title, app), Render(text, app))
+		n = s.notice(app, loc, 1, Render(title, app, s.publicURL), Render(text, app, s.publicURL))
 		err = s.store.CreateNotice(ctx, n)
 		if likeness.ErrorCode(err) == likeness.ECONFLICT { // created concurrently
 			return s.store.LatestNotice(ctx, app.ID, loc)
@@ -195,7 +218,7 @@ func (s *Service) SetNotice(ctx context.Context, app *likeness.Application, loca
 		// A one-line title keeps Hash unambiguous.
 		return nil, likeness.Errorf(likeness.EINVALID, "Title must be one line.")
 	}
-	title, text = Render(title, app), Render(text, app)
+	title, text = Render(title, app, s.publicURL), Render(text, app, s.publicURL)
 	for range 5 {
 		version := 1
 		cur, err := s.store.LatestNotice(ctx, app.ID, loc)

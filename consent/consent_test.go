@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,8 +37,11 @@ func setup(t *testing.T) (*consent.Service, *sqlite.DB, *likeness.Application, *
 	}
 	c := &clock{}
 	c.t.Store(time.Date(2025, 6, 1, 9, 30, 0, 123456789, time.FixedZone("CEST", 7200)).UnixNano())
-	return consent.New(db, c.Now), db, app, c
+	return consent.New(db, c.Now, consent.WithPublicURL(testServer+"/")), db, app, c
 }
+
+// testServer is the public URL the service is given.
+const testServer = "https://likeness.test"
 
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
@@ -65,7 +69,7 @@ func TestBaseLocale(t *testing.T) {
 }
 
 func TestDefaultTexts(t *testing.T) {
-	if got := consent.Locales(); strings.Join(got, ",") != "en,fr" {
+	if got := consent.Locales(); strings.Join(got, ",") != "ar,de,en,es,fr,it,ja,nl,pl,pt,tr" {
 		t.Fatalf("Locales = %v", got)
 	}
 	// What every default notice must say, in each language.
@@ -90,8 +94,44 @@ func TestDefaultTexts(t *testing.T) {
 			}
 		}
 	}
-	if _, _, ok := consent.Default("de"); ok {
-		t.Fatal("unexpected German default")
+	if _, _, ok := consent.Default("ko"); ok {
+		t.Fatal("unexpected Korean default")
+	}
+}
+
+// Every language the widget speaks has a default notice, and each says
+// what the English one says: the same paragraphs, the application's name
+// in the title and the text, the privacy page's address once.
+func TestDefaultNoticeInEveryWidgetLanguage(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "widget", "src", "locales", "*.js"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no widget locale in ../widget/src/locales: %v", err)
+	}
+	_, enText, _ := consent.Default("en")
+	paragraphs := len(strings.Split(enText, "\n\n"))
+	for _, f := range files {
+		loc := strings.TrimSuffix(filepath.Base(f), ".js")
+		t.Run(loc, func(t *testing.T) {
+			title, text, ok := consent.Default(loc)
+			if !ok {
+				t.Fatalf("the widget speaks %s but there is no consent/notices/%s.txt", loc, loc)
+			}
+			if !strings.Contains(title, consent.PlaceholderApp) || strings.Contains(title, "\n") {
+				t.Errorf("title %q", title)
+			}
+			if n := len(strings.Split(text, "\n\n")); n != paragraphs {
+				t.Errorf("%d paragraphs, English has %d", n, paragraphs)
+			}
+			if strings.Count(text, consent.PlaceholderPrivacyURL) != 1 || strings.Count(text, consent.PlaceholderApp) < 3 {
+				t.Errorf("placeholders: %d privacyUrl, %d app", strings.Count(text, consent.PlaceholderPrivacyURL), strings.Count(text, consent.PlaceholderApp))
+			}
+			if loc != "en" && (text == enText || strings.Contains(text, "What is collected")) {
+				t.Error("not translated")
+			}
+			if strings.Count(text, "{{") != strings.Count(text, consent.PlaceholderPrivacyURL)+strings.Count(text, consent.PlaceholderApp) {
+				t.Error("an unknown placeholder")
+			}
+		})
 	}
 }
 
@@ -104,8 +144,10 @@ func TestCurrentNotice(t *testing.T) {
 	}{
 		{"en", "en", "Acme Shop would like to recognise you"},
 		{"fr-CA", "fr", "Acme Shop souhaite vous reconnaître"},
-		{"FR", "fr", "/privacy/" + app.PublicID},
-		{"de-DE", "en", "/privacy/" + app.PublicID},
+		{"FR", "fr", " " + testServer + "/privacy/" + app.PublicID + "."},
+		{"de-DE", "de", " " + testServer + "/privacy/" + app.PublicID + " "},
+		{"ar-EG", "ar", testServer + "/privacy/" + app.PublicID},
+		{"ko-KR", "en", " " + testServer + "/privacy/" + app.PublicID + "."},
 		{"", "en", "Log in to Acme Shop with your face"},
 		{"garbage!!", "en", "Acme Shop"},
 	}
@@ -140,9 +182,9 @@ func TestCurrentNotice(t *testing.T) {
 	if n1.Version != 1 || n2.SHA256 != n1.SHA256 || !n2.CreatedAt.Equal(n1.CreatedAt) {
 		t.Fatal("notice changed on a second call")
 	}
-	// Stored for en and fr only: de fell back to en.
-	if _, err := db.LatestNotice(ctx, app.ID, "de"); likeness.ErrorCode(err) != likeness.ENOTFOUND {
-		t.Fatalf("a German notice was stored: %v", err)
+	// Korean has no default: it fell back to English and stored nothing.
+	if _, err := db.LatestNotice(ctx, app.ID, "ko"); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+		t.Fatalf("a Korean notice was stored: %v", err)
 	}
 	_, err := svc.CurrentNotice(ctx, nil, "en")
 	wantCode(t, err, likeness.EINVALID)
@@ -176,7 +218,7 @@ func TestSetNotice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Version != 2 || n.Locale != "en" || n.Text != "We keep a template. See /privacy/"+app.PublicID+"." || n.Title != "Face login at Acme Shop" {
+	if n.Version != 2 || n.Locale != "en" || n.Text != "We keep a template. See "+testServer+"/privacy/"+app.PublicID+"." || n.Title != "Face login at Acme Shop" {
 		t.Fatalf("notice %+v", n)
 	}
 	cur, _ := svc.CurrentNotice(ctx, app, "en")

@@ -189,6 +189,22 @@ describe('Likeness end to end: server + widget in Chromium', { timeout: 600_000 
     return { value, text };
   }
 
+  /**
+   * Waits for the widget's outcome screen and returns its message (the
+   * screen shows before the promise settles); fails with diagnostics.
+   */
+  async function outcomeText(page, what, timeout = RESULT_TIMEOUT) {
+    try {
+      const h = await page.waitForFunction(() => {
+        const el = document.querySelector('[data-likeness-widget]')?.shadowRoot?.querySelector('[data-testid="outcome"]');
+        return el && !el.closest('[hidden]') && el.checkVisibility() && el.textContent ? el.textContent : false;
+      }, null, { timeout, polling: 50 });
+      return await h.jsonValue();
+    } catch (e) {
+      throw new Error(`${what}: no outcome screen within ${timeout} ms (${e.message.split('\n')[0]})\n${await diagnose(page)}`);
+    }
+  }
+
   /** Clicks the consent button once the consent screen shows; fails with diagnostics. */
   async function consent(page, testId, what) {
     let seen;
@@ -211,16 +227,31 @@ describe('Likeness end to end: server + widget in Chromium', { timeout: 600_000 
   let enrolled; // { facialId, payload, jti }
   const timings = {};
 
-  e2eTest('enroll → a Facial ID, a valid token, one stored face', async () => {
+  e2eTest('authenticate before any enrollment → 3 UNRECOGNIZED_FACE, with its outcome screen', async () => {
     live = await openDemo(await launch(cameraArgs(LIVE)), 'live');
     await clearResult(live);
+    await live.click('#authenticate');
+    const message = await outcomeText(live, 'unrecognised');
+    assert.match(message, /did not recognise you.*register first/, `the outcome screen says why and what to do: ${message}`);
+    const { value, text } = await result(live, 'unrecognised');
+    assert.equal(value.error, 3, `an unknown face rejects with 3: ${text}`);
+    assert.equal(value.name, 'UNRECOGNIZED_FACE');
+  });
+
+  e2eTest('enroll → a Facial ID, a valid token, one stored face', async () => {
+    live ??= await openDemo(await launch(cameraArgs(LIVE)), 'live');
+    await clearResult(live);
+    const sentBefore = live.sent.length;
+    const streamsBefore = await live.evaluate(() => window.__streams.length);
     const tClick = performance.now();
     await live.click('#enroll');
     await consent(live, 'consent-accept', 'enroll');
     const t0 = performance.now();
     timings.toConsent = Math.round(t0 - tClick);
-    const { value, text } = await result(live, 'enroll');
+    const message = await outcomeText(live, 'enroll');
     timings.enroll = Math.round(performance.now() - t0);
+    assert.match(message, /^You’re enrolled\./, `the success screen: ${message}`);
+    const { value, text } = await result(live, 'enroll');
     assert.ok(typeof value.facialId === 'string' && UUID.test(value.facialId),
       `enroll resolves with a Facial ID (a UUID); got ${text}\n${await diagnose(live)}`);
     assert.deepEqual(Object.keys(value).sort(), ['details', 'facialId', 'timestamp', 'token'], `enroll result fields: ${text}`);
@@ -228,12 +259,13 @@ describe('Likeness end to end: server + widget in Chromium', { timeout: 600_000 
     assert.ok(!Number.isNaN(Date.parse(value.timestamp)), `timestamp: ${value.timestamp}`);
     assert.ok(Math.abs(Date.parse(value.timestamp) - Date.now()) < 120_000, `timestamp is now: ${value.timestamp}`);
     const claims = verifyToken(value.token, jwks, { iss: server.url, aud: server.publicId, sub: value.facialId, op: 'enroll' });
-    const start = live.sent.find((m) => m.type === 'start');
+    const sent = live.sent.slice(sentBefore);
+    const start = sent.find((m) => m.type === 'start');
     assert.ok(start, `the widget sent a start message: ${JSON.stringify(live.sent)}`);
     assert.equal(start.payload?.demo, true, `the demo enrolls with {demo: true, at}: ${JSON.stringify(start.payload)}`);
-    assert.deepEqual(live.sent.filter((m) => m.type === 'consent').map((m) => m.accept), [true], 'one consent, accepted');
+    assert.deepEqual(sent.filter((m) => m.type === 'consent').map((m) => m.accept), [true], 'one consent, accepted');
     assert.equal(faces(), 1, 'the faces table has one row');
-    assert.equal(await live.evaluate(() => window.__streams.length), 1, 'the camera was opened once (and is stopped)');
+    assert.equal(await live.evaluate(() => window.__streams.length), streamsBefore + 1, 'the camera was opened once (and is stopped)');
     enrolled = { facialId: value.facialId, payload: start.payload, jti: claims.jti };
   });
 
@@ -242,13 +274,16 @@ describe('Likeness end to end: server + widget in Chromium', { timeout: 600_000 
     await clearResult(live);
     const t0 = performance.now();
     await live.click('#authenticate');
-    const { value, text } = await result(live, 'authenticate');
+    const message = await outcomeText(live, 'authenticate');
     timings.authenticate = Math.round(performance.now() - t0);
-    // enroll: from the consent accept click to #result; authenticate: from the
-    // click on #authenticate to #result (it needs no other click).
+    assert.equal(message, 'Welcome back!', 'the success screen');
+    const { value, text } = await result(live, 'authenticate');
+    // enroll: from the consent accept click to the outcome screen;
+    // authenticate: from the click on #authenticate to the outcome screen (it
+    // needs no other click). The promise settles outcomeTimeout (2 s) later.
     console.log(`e2e timing: enroll ${timings.enroll} ms, authenticate ${timings.authenticate} ms`
-      + ` (enroll: consent accept → result, after ${timings.toConsent} ms from click to consent screen incl. the 2 s intro;`
-      + ' authenticate: click → result)');
+      + ` (enroll: consent accept → outcome screen, after ${timings.toConsent} ms from click to consent screen incl. the 2 s intro;`
+      + ' authenticate: click → outcome screen)');
     assert.deepEqual(Object.keys(value).sort(), ['facialId', 'payload', 'token'], `authenticate result: ${text}\n${await diagnose(live)}`);
     assert.equal(value.facialId, enrolled.facialId, 'the same Facial ID');
     assert.equal(value.payload.demo, true, `payload.demo: ${JSON.stringify(value.payload)}`);
@@ -278,6 +313,8 @@ describe('Likeness end to end: server + widget in Chromium', { timeout: 600_000 
     const before = faces();
     await clearResult(page);
     await page.click('#enroll');
+    const message = await outcomeText(page, 'camera denied', 30_000);
+    assert.match(message, /camera is blocked.*site settings/, `the outcome screen says how to allow the camera: ${message}`);
     const { value, text } = await result(page, 'camera denied', 30_000);
     assert.equal(value.error, 1, `a refused camera rejects with 1: ${text}\n${await diagnose(page)}`);
     assert.equal(value.name, 'PERMISSION_REFUSED');
@@ -293,6 +330,8 @@ describe('Likeness end to end: server + widget in Chromium', { timeout: 600_000 
     await clearResult(page);
     await page.click('#enroll');
     await consent(page, 'consent-accept', 'replay enroll');
+    const message = await outcomeText(page, 'replay enroll');
+    assert.match(message, /liveness check failed.*not a photo or a screen/, `the outcome screen: ${message}`);
     const { value, text } = await result(page, 'replay enroll');
     assert.equal(value.facialId, undefined, `a replayed video must not enroll: ${text}`);
     assert.equal(value.error, 5, `a replay rejects with 5 PAD_ATTACK: ${text}\n${await diagnose(page)}`);

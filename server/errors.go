@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -105,8 +107,21 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	if c.Get(fioStyle) != nil { // FACEIO-compatible endpoints reply in FACEIO's shape
-		_ = c.JSON(status, map[string]any{"status": status, "error": body.Error.Message})
+		_ = plainJSON(c, status, map[string]any{"status": status, "error": body.Error.Message})
 		return
 	}
-	_ = c.JSON(status, body)
+	_ = plainJSON(c, status, body)
+}
+
+// plainJSON writes v as JSON without HTML escaping, so that a message reads
+// "Authorization: Bearer <key>", not "Bearer \u003ckey\u003e" (the reply is
+// application/json with nosniff: no browser renders it as HTML).
+func plainJSON(c echo.Context, status int, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	return c.Blob(status, echo.MIMEApplicationJSON, buf.Bytes())
 }

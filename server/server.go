@@ -189,7 +189,7 @@ func (s *Server) routes() *echo.Echo {
 	// No icon, and no 404 in every browser's console for it.
 	e.GET("/favicon.ico", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
 	e.GET("/.well-known/jwks.json", s.handleJWKS)
-	e.GET("/fio.js", s.handleAsset("fio.js"))
+	assetRoutes(e, "fio.js", "fio.mjs")
 	e.GET("/widget/check", s.handleWidgetCheck)
 	e.GET("/widget/ws", s.handleWidgetWS)
 	if s.cfg.API != nil {
@@ -200,7 +200,7 @@ func (s *Server) routes() *echo.Echo {
 	}
 	if s.cfg.DemoPublicID != "" {
 		e.GET("/demo", s.handleDemo)
-		e.GET("/demo.js", s.handleAsset("demo.js"))
+		assetRoutes(e, "demo.js")
 		e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/demo") })
 	}
 	return e

@@ -378,7 +378,7 @@ func (ss *session) handleControl(ctx context.Context, m clientMsg, beginCapture 
 		ss.notice = notice
 		ss.send(map[string]any{"type": "consent", "version": notice.Version, "sha256": notice.SHA256,
 			"locale": notice.Locale, "title": notice.Title, "text": notice.Text,
-			"privacyUrl": ss.s.cfg.PublicURL + "/privacy/" + ss.app.PublicID})
+			"privacyUrl": privacyLink(ss.set, ss.s.cfg.PublicURL, ss.app.PublicID)})
 	case "consent":
 		if ss.notice == nil {
 			return fail(likeness.FioProcessingErr, "No consent was asked for.", nil)

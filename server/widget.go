@@ -2,8 +2,7 @@ package server
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"html"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/consent"
 	"github.com/likeness/likeness/static"
 )
 
@@ -167,25 +167,45 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	return nil
 }
 
-// handleAsset serves one embedded file with a strong ETag.
-func (s *Server) handleAsset(name string) echo.HandlerFunc {
-	data, err := static.FS.ReadFile(name)
-	sum := sha256.Sum256(data)
-	etag := `"` + hex.EncodeToString(sum[:8]) + `"`
-	ctype := "text/javascript; charset=utf-8"
-	return func(c echo.Context) error {
+// privacyLink is the link shown under the consent notice: the
+// application's own privacy policy when it set one, else its self-service
+// privacy page on this server (an absolute URL: the notice is read on the
+// application's site).
+func privacyLink(st *likeness.Settings, publicURL, publicID string) string {
+	if st != nil && st.PrivacyPolicyURL != "" {
+		return st.PrivacyPolicyURL
+	}
+	return consent.PrivacyURL(publicURL, publicID)
+}
+
+// assetRoutes serves embedded files at the root under their own name (which
+// revalidates: a strong ETag, 304 when unchanged) and under their
+// content-hashed name (cached for a year, immutable), gzip-encoded for
+// clients that accept it.
+func assetRoutes(e *echo.Echo, names ...string) {
+	for _, name := range names {
+		a, err := static.Load(name)
 		if err != nil {
-			return likeness.Wrap(err, likeness.EINTERNAL, "Asset missing.")
+			e.GET("/"+name, func(echo.Context) error { return likeness.Wrap(err, likeness.EINTERNAL, "Asset missing.") })
+			continue
 		}
-		h := c.Response().Header()
-		h.Set("ETag", etag)
-		h.Set("Cache-Control", "no-cache")
-		// The widget is loaded by other sites' pages.
-		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
-		if c.Request().Header.Get("If-None-Match") == etag {
-			return c.NoContent(http.StatusNotModified)
-		}
-		return c.Blob(http.StatusOK, ctype, data)
+		e.GET("/"+name, serveAsset(a, static.CacheRevalidate))
+		e.HEAD("/"+name, serveAsset(a, static.CacheRevalidate))
+		e.GET("/"+a.Hashed, serveAsset(a, static.CacheImmutable))
+		e.HEAD("/"+a.Hashed, serveAsset(a, static.CacheImmutable))
+	}
+}
+
+// serveAsset serves a to any site's page (the widget is loaded
+// cross-origin). A module script (import … from '/fio.mjs') is fetched with
+// CORS, so the reply allows every origin: it is public, and the request
+// carries no credentials.
+func serveAsset(a *static.Asset, cacheControl string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
+		c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+		a.Serve(c.Response(), c.Request(), cacheControl)
+		return nil
 	}
 }
 
@@ -200,7 +220,9 @@ func (s *Server) handleDemo(c echo.Context) error {
 	if err != nil {
 		return likeness.Wrap(err, likeness.EINTERNAL, "Demo page missing.")
 	}
-	page = bytes.ReplaceAll(page, []byte("__PUBLIC_ID__"), []byte(s.cfg.DemoPublicID))
+	page = bytes.ReplaceAll(page, []byte("__PUBLIC_ID__"), []byte(html.EscapeString(s.cfg.DemoPublicID)))
+	// The integration snippet names this server, as a site would write it.
+	page = bytes.ReplaceAll(page, []byte("__SERVER_URL__"), []byte(html.EscapeString(s.cfg.PublicURL)))
 	h := c.Response().Header()
 	h.Set("Content-Security-Policy", demoCSP)
 	h.Set("Cache-Control", "no-store")

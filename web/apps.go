@@ -138,6 +138,9 @@ func (h *Handler) handleCreateApp(c echo.Context) error {
 	if roleRank(m.Role) < roleRank(likeness.OrgAdmin) {
 		return likeness.Errorf(likeness.EFORBIDDEN, "Your role in %s (%s) does not allow creating applications.", m.Org.Name, m.Role)
 	}
+	if len(splitList(form.Origins)) == 0 {
+		return h.renderApps(c, http.StatusBadRequest, form, likeness.ErrorMessage(errNoOrigin))
+	}
 	app, sec, err := h.store.CreateApp(ctx, likeness.AppCreate{OrgID: m.Org.ID, Name: form.Name, Origins: splitList(form.Origins)})
 	if err != nil {
 		if status, ok := formError(err); ok {
@@ -207,8 +210,15 @@ func (h *Handler) handleRename(c echo.Context, a *appCtx) error {
 	return redirectDone(c, templates.AppPath(a.app.PublicID, ""), "renamed")
 }
 
+// errNoOrigin refuses an application without an allowed origin: the
+// widget would refuse every site (17 FORBIDDDEN_ORIGIN).
+var errNoOrigin = likeness.Errorf(likeness.EINVALID, "Add at least one allowed origin, such as https://shop.example: the widget works only on the sites listed.")
+
 func (h *Handler) handleOrigins(c echo.Context, a *appCtx) error {
 	raw := c.FormValue("origins")
+	if len(splitList(raw)) == 0 {
+		return h.appFormError(c, a, errNoOrigin, func(v *templates.AppView) { v.Origins = raw })
+	}
 	if _, err := h.store.UpdateOrigins(c.Request().Context(), a.app.ID, splitList(raw)); err != nil {
 		return h.appFormError(c, a, err, func(v *templates.AppView) { v.Origins = raw })
 	}
@@ -286,8 +296,8 @@ func (h *Handler) renderConsent(c echo.Context, a *appCtx, status int, form *tem
 		v.Form = templates.NoticeForm{Locale: n.Locale, Title: n.Title, Text: n.Text}
 	default:
 		title, text, _ := consent.Default(consent.DefaultLocale)
-		v.Form = templates.NoticeForm{Locale: consent.DefaultLocale, Title: consent.Render(title, a.app),
-			Text: consent.Render(text, a.app)}
+		v.Form = templates.NoticeForm{Locale: consent.DefaultLocale, Title: consent.Render(title, a.app, h.issuer),
+			Text: consent.Render(text, a.app, h.issuer)}
 	}
 	return h.render(c, status, templates.ConsentPage(v))
 }
@@ -363,6 +373,7 @@ func (h *Handler) handleSetSecurity(c echo.Context, a *appCtx) error {
 		PreventMinors: on("preventMinors"), MinimumAge: num("minimumAge"), Liveness: c.FormValue("liveness"),
 		SessionsPerIPPerMinute: num("sessionsPerIpPerMinute"), SessionsPerAppPerMinute: num("sessionsPerAppPerMinute"),
 		MaxFailedAuth: num("maxFailedAuth"), LockoutMinutes: num("lockoutMinutes"),
+		PrivacyPolicyURL: strings.TrimSpace(c.FormValue("privacyPolicyUrl")),
 	}
 	if v := strings.TrimSpace(c.FormValue("maxFalseAcceptRate")); v != "" {
 		far, err := strconv.ParseFloat(v, 64)

@@ -1,63 +1,47 @@
 package web
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"net/http"
-	"path"
-	"strings"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/likeness/likeness/static"
 	"github.com/likeness/likeness/templates"
 )
 
-// asset is one embedded file served under a content-hashed name.
-type asset struct {
-	data  []byte
-	ctype string
-}
-
 // assets are the console's stylesheet and script, by hashed name
 // (console.<hash>.css): a changed file gets a new URL, so each URL can be
 // cached for a year.
 type assets struct {
-	byName map[string]asset
+	byName map[string]*static.Asset
 	urls   templates.Assets
 }
 
 func loadAssets() (*assets, error) {
-	a := &assets{byName: map[string]asset{}}
+	a := &assets{byName: map[string]*static.Asset{}}
 	for _, f := range []struct {
-		name, ctype string
-		url         *string
+		name string
+		url  *string
 	}{
-		{"console.css", "text/css; charset=utf-8", &a.urls.CSS},
-		{"console.js", "text/javascript; charset=utf-8", &a.urls.JS},
+		{"console.css", &a.urls.CSS},
+		{"console.js", &a.urls.JS},
 	} {
-		data, err := static.FS.ReadFile(f.name)
+		asset, err := static.Load(f.name)
 		if err != nil {
-			return nil, fmt.Errorf("web: asset %s: %w", f.name, err)
+			return nil, err
 		}
-		sum := sha256.Sum256(data)
-		ext := path.Ext(f.name)
-		hashed := strings.TrimSuffix(f.name, ext) + "." + hex.EncodeToString(sum[:6]) + ext
-		a.byName[hashed] = asset{data: data, ctype: f.ctype}
-		*f.url = "/static/" + hashed
+		a.byName[asset.Hashed] = asset
+		*f.url = "/static/" + asset.Hashed
 	}
 	return a, nil
 }
 
-// handleAsset serves a hashed asset with a year-long immutable cache.
+// handleAsset serves a hashed asset with a year-long immutable cache,
+// gzip-encoded when the browser accepts it.
 func (h *Handler) handleAsset(c echo.Context) error {
 	a, ok := h.assets.byName[c.Param("name")]
 	if !ok {
 		return echo.ErrNotFound
 	}
-	hd := c.Response().Header()
-	hd.Set("Cache-Control", "public, max-age=31536000, immutable")
-	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
-	return c.Blob(http.StatusOK, a.ctype, a.data)
+	c.Response().Header().Set("Cross-Origin-Resource-Policy", "same-origin")
+	a.Serve(c.Response(), c.Request(), static.CacheImmutable)
+	return nil
 }

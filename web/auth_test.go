@@ -137,7 +137,7 @@ func TestCSRFAndOrigin(t *testing.T) {
 	token := b.csrf()
 	other := e.signUp2("bob@example.com")
 	form := func(csrf string) url.Values {
-		return url.Values{"csrf": {csrf}, "org": {e.org("ann@example.com")}, "name": {"Shop"}}
+		return url.Values{"csrf": {csrf}, "org": {e.org("ann@example.com")}, "name": {"Shop"}, "origins": {"https://shop.example"}}
 	}
 	for _, tc := range []struct {
 		name string

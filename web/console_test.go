@@ -26,8 +26,10 @@ func TestApplicationLifecycle(t *testing.T) {
 	org := e.org("ann@example.com")
 	check(t, "no apps yet", b.get("/console/apps"), http.StatusOK, []string{"No applications in Acme yet."}, neverShown)
 
-	// Create: the first API key is shown once.
-	r := b.post("/console/apps", url.Values{"org": {org}, "name": {"Shop"}, "origins": {"https://shop.example\nhttps://www.shop.example:8443"}})
+	// An application needs an origin; then the first API key is shown once.
+	r := b.post("/console/apps", url.Values{"org": {org}, "name": {"No site"}, "origins": {"  "}})
+	check(t, "create without an origin", r, http.StatusBadRequest, []string{"Add at least one allowed origin", `value="No site"`}, nil)
+	r = b.post("/console/apps", url.Values{"org": {org}, "name": {"Shop"}, "origins": {"https://shop.example\nhttps://www.shop.example:8443"}})
 	check(t, "create", r, http.StatusCreated, []string{"Your first API key", "shown only once", `&lt;script src=&#34;https://likeness.test/fio.js&#34;&gt;&lt;/script&gt;`}, neverShown)
 	key := apiKeyRe.FindString(r.body)
 	pid := publicIDs.FindString(r.body)
@@ -51,6 +53,7 @@ func TestApplicationLifecycle(t *testing.T) {
 		want       []string
 	}{
 		{"bad origin", "/origins", url.Values{"origins": {"ftp://nope"}}, http.StatusBadRequest, []string{"must be scheme://host"}},
+		{"no origin", "/origins", url.Values{"origins": {" \n "}}, http.StatusBadRequest, []string{"Add at least one allowed origin"}},
 		{"origins", "/origins", url.Values{"origins": {"https://a.example, https://b.example"}}, http.StatusSeeOther, nil},
 		{"empty name", "/rename", url.Values{"name": {"  "}}, http.StatusBadRequest, []string{"Name must be 1 to 100 characters."}},
 		{"rename", "/rename", url.Values{"name": {"Shop Two"}}, http.StatusSeeOther, nil},
@@ -60,8 +63,13 @@ func TestApplicationLifecycle(t *testing.T) {
 		{"bad security", "/security", url.Values{"pin": {"sometimes"}, "pinMinLength": {"4"}, "minimumAge": {"18"}, "liveness": {"standard"},
 			"sessionsPerIpPerMinute": {"30"}, "sessionsPerAppPerMinute": {"600"}, "maxFailedAuth": {"5"}, "lockoutMinutes": {"15"}},
 			http.StatusBadRequest, []string{"pin must be off, optional or required."}},
+		{"script as a privacy policy", "/security", url.Values{"pin": {"off"}, "pinMinLength": {"4"}, "minimumAge": {"18"}, "liveness": {"standard"},
+			"sessionsPerIpPerMinute": {"30"}, "sessionsPerAppPerMinute": {"600"}, "maxFailedAuth": {"5"}, "lockoutMinutes": {"15"},
+			"privacyPolicyUrl": {"javascript:alert(1)"}},
+			http.StatusBadRequest, []string{"privacyPolicyUrl must be an absolute https:// (or http://) URL"}},
 		{"security", "/security", url.Values{"pin": {"required"}, "pinMinLength": {"6"}, "minimumAge": {"21"}, "liveness": {"strict"},
 			"allowedCountries": {"fr, be"}, "preventMinors": {"on"}, "uniquePins": {"on"}, "maxFalseAcceptRate": {"1e-05"},
+			"privacyPolicyUrl": {" https://shop.example/privacy "},
 			"sessionsPerIpPerMinute": {"10"}, "sessionsPerAppPerMinute": {"600"}, "maxFailedAuth": {"3"}, "lockoutMinutes": {"60"}},
 			http.StatusSeeOther, nil},
 		{"bad target", "/security", url.Values{"pin": {"off"}, "pinMinLength": {"4"}, "minimumAge": {"18"}, "liveness": {"standard"},
@@ -78,11 +86,13 @@ func TestApplicationLifecycle(t *testing.T) {
 		[]string{"Shop Two", "https://a.example", "https://b.example", "30 days after enrollment", "The application was renamed."}, nil)
 	st, _ := e.db.Settings(context.Background(), app.ID)
 	if st.PIN != "required" || st.PINMinLength != 6 || st.Liveness != "strict" || !st.PreventMinors || st.RejectEmptyOrigin ||
-		strings.Join(st.AllowedCountries, ",") != "FR,BE" || st.MaxFailedAuth != 3 || st.MaxFalseAcceptRate != 1e-5 {
+		strings.Join(st.AllowedCountries, ",") != "FR,BE" || st.MaxFailedAuth != 3 || st.MaxFalseAcceptRate != 1e-5 ||
+		st.PrivacyPolicyURL != "https://shop.example/privacy" {
 		t.Errorf("settings saved: %+v", st)
 	}
 	check(t, "security page", b.get(base+"/security"), http.StatusOK, []string{`value="FR, BE"`, `value="strict" selected`,
-		`data-testid="gallery-size">0<`, `data-testid="face-only-far"`, `value="1e-05" selected`}, []string{"second-factor-warning", "similarity"})
+		`data-testid="gallery-size">0<`, `data-testid="face-only-far"`, `value="1e-05" selected`, `value="https://shop.example/privacy"`},
+		[]string{"second-factor-warning", "similarity"})
 	check(t, "consent page", b.get(base+"/consent"), http.StatusOK,
 		[]string{"Face sign-in at Shop Two", "/privacy/" + pid, "Version 1"}, nil)
 	// The same text again adds no version; a change adds version 2.

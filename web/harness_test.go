@@ -71,7 +71,7 @@ func newEnv(t *testing.T, edit ...func(*Config)) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	cfg := Config{
-		Store: db, Notices: consent.New(db, clock.Now), PublicURL: testOrigin + "/", Now: clock.Now,
+		Store: db, Notices: consent.New(db, clock.Now, consent.WithPublicURL(testOrigin)), PublicURL: testOrigin + "/", Now: clock.Now,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Password: PasswordParams{Memory: 64, Time: 1, Threads: 1}, // fast for tests
 	}

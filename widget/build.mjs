@@ -1,6 +1,8 @@
 /**
  * Builds static/ from widget/: bundles widget/src/index.js into one minified
- * IIFE, static/fio.js, and copies the demo page (widget/demo → static).
+ * IIFE, static/fio.js; widget/src/module.js into an ES module, static/fio.mjs
+ * and packages/fiojs/fio.mjs (the installable package); and copies the demo
+ * page (widget/demo → static).
  * Usage: node widget/build.mjs (npm run build).
  */
 
@@ -30,14 +32,29 @@ export const BUNDLE_OPTIONS = Object.freeze({
   logLevel: /** @type {const} */ ('warning'),
 });
 
-/** Writes static/fio.js and the demo files. */
+/** The installable package folder (`import faceIO from '@likeness/fiojs'`). */
+export const PACKAGE_DIR = join(widget, '..', 'packages', 'fiojs');
+
+/** esbuild options of the ES module build; outfile is set per copy. */
+export const MODULE_OPTIONS = Object.freeze({
+  ...BUNDLE_OPTIONS,
+  entryPoints: [join(widget, 'src', 'module.js')],
+  format: /** @type {const} */ ('esm'),
+  outfile: join(STATIC_DIR, 'fio.mjs'),
+});
+
+/** Where the ES module build is written (the server's copy, the package's). */
+export const MODULE_OUTFILES = Object.freeze([join(STATIC_DIR, 'fio.mjs'), join(PACKAGE_DIR, 'fio.mjs')]);
+
+/** Writes static/fio.js, the ES module copies and the demo files. */
 export async function buildStatic() {
   await mkdir(STATIC_DIR, { recursive: true });
   await build(BUNDLE_OPTIONS);
+  for (const outfile of MODULE_OUTFILES) await build({ ...MODULE_OPTIONS, outfile });
   for (const file of DEMO_FILES) await copyFile(join(widget, 'demo', file), join(STATIC_DIR, file));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await buildStatic();
-  console.log('built static/fio.js and static/' + DEMO_FILES.join(', static/'));
+  console.log('built static/fio.js, static/fio.mjs, packages/fiojs/fio.mjs and static/' + DEMO_FILES.join(', static/'));
 }

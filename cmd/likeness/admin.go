@@ -28,7 +28,7 @@ var _ web.Store = (*sqlite.DB)(nil)
 // first account signed up becomes the owner of the demo application's
 // organization, so the demo's enrollments show in the console.
 func newPages(ctx context.Context, db *sqlite.DB, cfg server.Config, signUp string, hashing *crypt.Pool) (*web.Handler, error) {
-	wc := web.Config{Store: db, Notices: consent.New(db, cfg.Now), PublicURL: cfg.PublicURL, Logger: cfg.Logger,
+	wc := web.Config{Store: db, Notices: consent.New(db, cfg.Now, consent.WithPublicURL(cfg.PublicURL)), PublicURL: cfg.PublicURL, Logger: cfg.Logger,
 		Now: cfg.Now, SignUp: signUp, Hashing: hashing,
 		// The same trusted-proxy rule as the widget's rate limits.
 		ClientIP: func(r *http.Request) string { return cfg.Network.ClientIP(r).String() }}
@@ -46,6 +46,15 @@ func newPages(ctx context.Context, db *sqlite.DB, cfg server.Config, signUp stri
 	return h, nil
 }
 
+// checkSignUp validates --console-signup before anything starts.
+func checkSignUp(signUp string) error {
+	switch signUp {
+	case web.SignUpFirst, web.SignUpOpen, web.SignUpOff:
+		return nil
+	}
+	return usageError(fmt.Sprintf("--console-signup must be %s, %s or %s, not %q", web.SignUpFirst, web.SignUpOpen, web.SignUpOff, signUp))
+}
+
 const adminUsage = "usage: likeness admin create --data DIR --email EMAIL [--password-file FILE] [--org NAME] [--claim-unowned=false] [--json]\n" +
 	"  (without --password-file the password is read from standard input)"
 
@@ -60,7 +69,8 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	email := fs.String("email", "", "the account's email address")
 	pwFile := fs.String("password-file", "", "file holding the password (default: read standard input)")
 	org := fs.String("org", "", "name of the account's organization (default: the email's domain)")
-	claim := fs.Bool("claim-unowned", true, "also make the account owner of every organization with no member (applications made by `likeness app create`)")
+	publicURL := fs.String("public-url", "", "the server's URL, for the sign-in address printed (default: the one likeness serve last ran with on --data)")
+	claim := fs.Bool("claim-unowned", true, "also make the account owner of every organization with no member (applications made by likeness app create)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
@@ -105,15 +115,29 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return err
 		}
 	}
+	if *publicURL == "" {
+		if *publicURL, err = db.ServerURL(ctx); err != nil {
+			return err
+		}
+	}
+	signIn := ""
+	if *publicURL != "" {
+		signIn = strings.TrimRight(*publicURL, "/") + "/console/signin"
+	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]any{"userId": u.ID, "email": u.Email, "orgId": m.Org.ID,
-			"orgName": m.Org.Name, "claimedOrganizations": claimed, "createdAt": u.CreatedAt.Format(time.RFC3339)})
+			"orgName": m.Org.Name, "claimedOrganizations": claimed, "createdAt": u.CreatedAt.Format(time.RFC3339),
+			"signInUrl": signIn})
 	}
 	fmt.Fprintf(stdout, "account %s created, owner of the organization %q\n", u.Email, m.Org.Name)
 	if claimed > 0 {
 		fmt.Fprintf(stdout, "it also owns %d organization(s) that had no member (applications made by `likeness app create`)\n", claimed)
 	}
-	fmt.Fprintln(stdout, "sign in at <public URL>/console/signin")
+	if signIn == "" {
+		fmt.Fprintf(stdout, "sign in at http://127.0.0.1:8080/console/signin once `likeness serve --data %s` runs (or at its --public-url)\n", *data)
+		return nil
+	}
+	fmt.Fprintf(stdout, "sign in at %s\n", signIn)
 	return nil
 }
 

@@ -96,3 +96,38 @@ func TestAdminCreate(t *testing.T) {
 		t.Errorf("bob has %d memberships, want 1", len(ms))
 	}
 }
+
+// admin create prints the console address `likeness serve` announced for
+// the same data directory, or the one given with --public-url.
+func TestAdminCreatePrintsTheConsoleURL(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LIKENESS_MASTER_KEY_FILE", filepath.Join(dir, "master.key"))
+	ctx := context.Background()
+	admin := func(email string, args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		err := runAdmin(ctx, append([]string{"create", "--data", dir, "--email", email}, args...),
+			strings.NewReader("correct horse battery staple\n"), &out, &out)
+		if err != nil {
+			t.Fatalf("admin create: %v %s", err, out.String())
+		}
+		return out.String()
+	}
+	if out := admin("a@example.com"); !strings.Contains(out, "once `likeness serve --data "+dir+"` runs") {
+		t.Errorf("before serve ran: %s", out)
+	}
+	db, err := openStore(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetServerURL(ctx, "https://auth.example"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if out := admin("b@example.com"); !strings.Contains(out, "sign in at https://auth.example/console/signin\n") || strings.Contains(out, "<public URL>") {
+		t.Errorf("after serve ran: %s", out)
+	}
+	if out := admin("c@example.com", "--public-url", "https://other.example/", "--json"); !strings.Contains(out, `"signInUrl":"https://other.example/console/signin"`) {
+		t.Errorf("--public-url: %s", out)
+	}
+}

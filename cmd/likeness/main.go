@@ -24,6 +24,8 @@ import (
 
 const usage = `likeness — self-hosted, privacy-by-design face authentication
 
+Every subcommand explains itself: likeness SUBCOMMAND --help (or: likeness help SUBCOMMAND).
+
 Usage:
   likeness serve --addr HOST:PORT --data DIR [--demo] [--public-url URL]
         [--trusted-proxies CIDRS] [--geoip-db FILE] [--country-header NAME]
@@ -68,6 +70,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, usage)
 		return usageError("no command")
 	}
+	if args[0] == "help" && len(args) > 1 { // likeness help SUB [SUB2]
+		args = append(args[1:len(args):len(args)], "--help")
+	}
+	if len(args) >= 2 && isHelp(args[1]) {
+		if text, ok := groupHelp(args[0]); ok { // likeness bench --help
+			fmt.Fprint(stdout, text)
+			return nil
+		}
+	}
+	_, err := printHelp(dispatch(ctx, args, stdout, stderr), stdout)
+	return err
+}
+
+// dispatch runs the subcommand args[0].
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
@@ -106,10 +123,14 @@ func engineFlags(fs *flag.FlagSet) *engine.Config {
 	return cfg
 }
 
+// parse parses a subcommand's flags. --help and -h return helpRequested
+// (printed by run, exit 0); a bad flag is a usage error naming --the-flag.
 func parse(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return helpRequested(helpText(fs))
+	} else if err != nil {
+		return flagError(fs, err)
 	}
 	if fs.NArg() > 0 {
 		return usageError("unexpected arguments: " + strings.Join(fs.Args(), " "))

@@ -21,6 +21,7 @@ import (
 	"github.com/likeness/likeness/engine"
 	"github.com/likeness/likeness/geoip"
 	"github.com/likeness/likeness/server"
+	"github.com/likeness/likeness/static"
 	"github.com/likeness/likeness/store/sqlite"
 	"github.com/likeness/likeness/web"
 )
@@ -81,6 +82,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := checkSignUp(*signUp); err != nil {
+		return err
+	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		return err
@@ -124,7 +128,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer eng.Close()
 	cfg := server.Config{
 		Network:   network,
-		PublicURL: *publicURL, Apps: db, Consent: consent.New(db, time.Now), Faces: db, Keys: db, API: db, Policy: db, Identify: db, Webhooks: db,
+		PublicURL: *publicURL, Apps: db, Consent: consent.New(db, time.Now, consent.WithPublicURL(*publicURL)), Faces: db, Keys: db, API: db, Policy: db, Identify: db, Webhooks: db,
 		Engine: eng, Logger: log, Now: time.Now, Limits: server.Limits{MaxSessions: *maxSessions, MaxSessionsPerIP: *sessionsPerIP, MaxConnsPerIP: *connsPerIP},
 	}
 	purgeCtx, stopPurge := context.WithCancel(ctx)
@@ -149,10 +153,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if err := db.SetServerURL(ctx, *publicURL); err != nil { // for `admin create`
+		log.Warn("recording the public URL", "err", err)
+	}
 	fmt.Fprintf(stdout, "likeness serving on %s (data %s)\n", *publicURL, *data)
 	if *demo {
 		fmt.Fprintf(stdout, "demo: %s/demo (application %s)\n", *publicURL, cfg.DemoPublicID)
 	}
+	printURLs(stdout, *publicURL, *signUp)
 	select {
 	case err := <-errc:
 		return err
@@ -162,6 +170,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// printURLs tells the person who started the server where everything is.
+func printURLs(w io.Writer, publicURL, signUp string) {
+	who := map[string]string{
+		web.SignUpFirst: "the first account signed up there owns it",
+		web.SignUpOpen:  "anyone may sign up",
+		web.SignUpOff:   "sign-up is off: make accounts with `likeness admin create`",
+	}[signUp]
+	fmt.Fprintf(w, "console: %s/console (%s)\n", publicURL, who)
+	fmt.Fprintf(w, "widget: %s/fio.js (ES module: %s/fio.mjs)\n", publicURL, publicURL)
+	if a, err := static.Load("fio.js"); err == nil {
+		fmt.Fprintf(w, "widget, versioned (cache forever): %s/%s\n", publicURL, a.Hashed)
+	}
+	fmt.Fprintf(w, "JWKS: %s/.well-known/jwks.json\n", publicURL)
+	fmt.Fprintf(w, "REST API: %s/v1 (OpenAPI: %s/v1/openapi.json)\n", publicURL, publicURL)
 }
 
 // openNetwork builds the trusted proxies and country sources from flags.

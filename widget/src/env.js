@@ -11,15 +11,18 @@ import { scriptOrigin } from './url.js';
 
 /**
  * Builds the environment from a window. Call it while the script loads:
- * the default host is the origin of document.currentScript.
+ * the default host is the origin of document.currentScript (or of
+ * moduleURL, an ES module's import.meta.url), else the page's.
  * @param {Window & typeof globalThis} win
+ * @param {string} [moduleURL]
  * @returns {import('./faceio.js').FaceIOEnv}
  */
-export function browserEnv(win) {
+export function browserEnv(win, moduleURL) {
   const doc = win.document;
   const script = /** @type {HTMLScriptElement|null} */ (doc.currentScript);
+  const grabFrame = frameGrabber(doc);
   return {
-    defaultHost: scriptOrigin(script ? script.src : undefined, win.location.origin),
+    defaultHost: scriptOrigin(script ? script.src : moduleURL, win.location.origin),
     language: () => win.navigator.language,
     now: () => win.performance.now(),
     setTimeout: (fn, ms) => win.setTimeout(fn, ms),
@@ -32,6 +35,7 @@ export function browserEnv(win) {
     },
     openCamera: (timeoutMs) => openCamera(win.navigator.mediaDevices, timeoutMs),
     createUI: (options) => createUI(doc, options),
-    grabFrame: frameGrabber(doc),
+    grabFrame,
+    brightness: () => grabFrame.luma,
   };
 }

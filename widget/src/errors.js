@@ -42,3 +42,31 @@ export function toErrorCode(value) {
     ? /** @type {number} */ (value)
     : ERROR_CODES.PROCESSING_ERR;
 }
+
+/**
+ * Errors after which trying again, in the same dialog, can help: the face,
+ * the light, the connection or the PIN may be better the next time.
+ */
+export const RETRYABLE = Object.freeze([
+  ERROR_CODES.PERMISSION_REFUSED, ERROR_CODES.NO_FACES_DETECTED, ERROR_CODES.UNRECOGNIZED_FACE,
+  ERROR_CODES.MANY_FACES, ERROR_CODES.PAD_ATTACK, ERROR_CODES.FACE_MISMATCH, ERROR_CODES.NETWORK_IO,
+  ERROR_CODES.WRONG_PIN_CODE, ERROR_CODES.PROCESSING_ERR, ERROR_CODES.TIMEOUT, ERROR_CODES.UNIQUE_PIN_REQUIRED,
+]);
+
+/**
+ * The key of the locale tables that explains an error code to the visitor
+ * and says what to do next (codes sharing a cause share a message).
+ * @param {number} code a FACEIO code
+ * @returns {string}
+ */
+export function errorMessageKey(code) {
+  switch (code) {
+    case ERROR_CODES.UI_NOT_READY:
+      return 'err_9';
+    case ERROR_CODES.EMPTY_ORIGIN:
+    case ERROR_CODES.FORBIDDDEN_ORIGIN:
+      return 'err_10';
+    default:
+      return Object.values(ERROR_CODES).includes(code) ? 'err_' + code : 'err_9';
+  }
+}

@@ -23,6 +23,14 @@ export function createFaceIO(env) {
     #running = null;
 
     /**
+     * The running operation refused a second one (SESSION_IN_PROGRESS):
+     * FACEIO's boilerplate calls restartSession() in every catch, which
+     * must not end the visitor's running session.
+     * @type {Operation|null}
+     */
+    #refusedFor = null;
+
+    /**
      * @param {string} publicId the application's public ID
      * @param {{host?: string}} [options] host: base URL of the Likeness server
      *   (default: the origin fio.js was loaded from)
@@ -35,7 +43,7 @@ export function createFaceIO(env) {
     /**
      * Enrolls the user's face.
      * @param {Record<string, unknown>} [params] payload, locale, permissionTimeout, termsTimeout,
-     *   idleTimeout, replyTimeout, enrollIntroTimeout, userConsent
+     *   idleTimeout, replyTimeout, enrollIntroTimeout, userConsent, outcomeScreens, outcomeTimeout
      * @returns {Promise<{facialId: string, timestamp: string, details: object, token: string}>}
      */
     enroll(params) {
@@ -59,7 +67,8 @@ export function createFaceIO(env) {
 
     /**
      * Authenticates the user by face.
-     * @param {Record<string, unknown>} [params] locale, permissionTimeout, idleTimeout, replyTimeout
+     * @param {Record<string, unknown>} [params] locale, permissionTimeout, idleTimeout, replyTimeout,
+     *   outcomeScreens, outcomeTimeout
      * @returns {Promise<{facialId: string, payload: unknown, token: string}>}
      */
     authenticate(params) {
@@ -83,11 +92,17 @@ export function createFaceIO(env) {
 
     /**
      * Resets the instance so that a new operation can run. A running
-     * operation is ended as a user abort (SESSION_EXPIRED).
+     * operation is ended as a user abort (SESSION_EXPIRED), except right
+     * after a call was refused with SESSION_IN_PROGRESS (20): that call's
+     * catch restarting the session leaves the running one alone.
      * @returns {true}
      */
     restartSession() {
       const running = this.#running;
+      if (running && this.#refusedFor === running) {
+        this.#refusedFor = null;
+        return true;
+      }
       this.#running = null;
       if (running) running.cancel();
       return true;
@@ -104,7 +119,10 @@ export function createFaceIO(env) {
      * @returns {Promise<Record<string, unknown>>}
      */
     #run(op, params) {
-      if (this.#running) return Promise.reject(ERROR_CODES.SESSION_IN_PROGRESS);
+      if (this.#running) {
+        this.#refusedFor = this.#running;
+        return Promise.reject(ERROR_CODES.SESSION_IN_PROGRESS);
+      }
       let options;
       try {
         options = normalizeParams(op, params, env.language());
@@ -115,6 +133,7 @@ export function createFaceIO(env) {
       this.#running = operation;
       const release = () => {
         if (this.#running === operation) this.#running = null;
+        if (this.#refusedFor === operation) this.#refusedFor = null;
       };
       const result = operation.run();
       result.then(release, release);

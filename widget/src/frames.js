@@ -62,17 +62,36 @@ export async function encodeWithin(encode, maxBytes) {
   return null;
 }
 
+/** Side of the tiny copy a frame's brightness is measured on, in pixels. */
+const LUMA_SIZE = 16;
+
+/**
+ * The mean luma (Rec. 601, 0–255) of RGBA pixels.
+ * @param {ArrayLike<number>} rgba
+ * @returns {number}
+ */
+export function meanLuma(rgba) {
+  let sum = 0;
+  const n = Math.floor(rgba.length / 4);
+  for (let i = 0; i < n * 4; i += 4) sum += 0.299 * rgba[i] + 0.587 * rgba[i + 1] + 0.114 * rgba[i + 2];
+  return n ? sum / n : 0;
+}
+
 /**
  * Returns a function that grabs the current picture of a video element as
  * one JPEG. It resolves null when the video has no picture yet or when no
- * quality fits in maxBytes.
+ * quality fits in maxBytes. Its `luma` property is the mean brightness of
+ * the last picture grabbed (measured on a 16×16 copy), or undefined.
  * @param {Document} doc the document that creates the canvas
- * @returns {(video: HTMLVideoElement, spec: CaptureSpec) => Promise<ArrayBuffer|null>}
+ * @returns {((video: HTMLVideoElement, spec: CaptureSpec) => Promise<ArrayBuffer|null>) & {luma?: number}}
  */
 export function frameGrabber(doc) {
   /** @type {HTMLCanvasElement|null} created on first use */
   let lazyCanvas = null;
-  return async (video, spec) => {
+  /** @type {HTMLCanvasElement|null} */
+  let lazySmall = null;
+  /** @type {((video: HTMLVideoElement, spec: CaptureSpec) => Promise<ArrayBuffer|null>) & {luma?: number}} */
+  const grab = async (video, spec) => {
     if (video.readyState < 2 || !video.videoWidth) return null;
     const canvas = lazyCanvas || (lazyCanvas = doc.createElement('canvas'));
     canvas.width = spec.width;
@@ -80,8 +99,18 @@ export function frameGrabber(doc) {
     const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
     const source = coverRect(video.videoWidth, video.videoHeight, spec.width, spec.height);
     ctx.drawImage(video, ...source, 0, 0, spec.width, spec.height);
+    try {
+      const small = lazySmall || (lazySmall = doc.createElement('canvas'));
+      small.width = small.height = LUMA_SIZE;
+      const sctx = /** @type {CanvasRenderingContext2D} */ (small.getContext('2d', { willReadFrequently: true }));
+      sctx.drawImage(canvas, 0, 0, LUMA_SIZE, LUMA_SIZE);
+      grab.luma = meanLuma(sctx.getImageData(0, 0, LUMA_SIZE, LUMA_SIZE).data);
+    } catch {
+      grab.luma = undefined;
+    }
     const encode = (/** @type {number} */ q) => new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', q));
     const blob = await encodeWithin(encode, spec.maxBytes);
     return blob ? blob.arrayBuffer() : null;
   };
+  return grab;
 }

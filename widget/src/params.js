@@ -9,13 +9,18 @@ import { resolveLocale } from './locale.js';
 /** Largest accepted enrollment payload: its JSON text in UTF-8, in bytes. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024;
 
-/** FACEIO's defaults, in seconds. */
+/**
+ * FACEIO's defaults: seconds, except termsTimeout, which FACEIO documents in
+ * minutes (10). outcomeTimeout is Likeness's own: how long an outcome screen
+ * stays before the promise settles.
+ */
 export const DEFAULT_TIMEOUTS = Object.freeze({
   permissionTimeout: 27,
-  termsTimeout: 600,
+  termsTimeout: 10,
   idleTimeout: 27,
   replyTimeout: 40,
   enrollIntroTimeout: 2,
+  outcomeTimeout: 2,
 });
 
 /**
@@ -25,10 +30,12 @@ export const DEFAULT_TIMEOUTS = Object.freeze({
  * @property {unknown} [payload] enroll only
  * @property {boolean} userConsent enroll only
  * @property {number} permissionTimeout seconds
- * @property {number} termsTimeout seconds
+ * @property {number} termsTimeout minutes, as FACEIO documents it
  * @property {number} idleTimeout seconds
  * @property {number} replyTimeout seconds
  * @property {number} enrollIntroTimeout seconds
+ * @property {boolean} outcomeScreens show a short success or error screen before settling
+ * @property {number} outcomeTimeout seconds an outcome screen stays (a button ends it sooner)
  * @property {string} [externalId] authenticate only: the site's identifier of the person (1:1)
  * @property {string} [facialIdHint] authenticate only: the Facial ID the site expects (1:1)
  */
@@ -85,6 +92,8 @@ export function normalizeParams(op, params, browserLanguage) {
     idleTimeout: seconds(p.idleTimeout, DEFAULT_TIMEOUTS.idleTimeout),
     replyTimeout: seconds(p.replyTimeout, DEFAULT_TIMEOUTS.replyTimeout),
     enrollIntroTimeout: enroll ? seconds(p.enrollIntroTimeout, DEFAULT_TIMEOUTS.enrollIntroTimeout, true) : 0,
+    outcomeScreens: p.outcomeScreens !== false,
+    outcomeTimeout: seconds(p.outcomeTimeout, DEFAULT_TIMEOUTS.outcomeTimeout),
   };
   if (enroll && p.payload !== undefined) options.payload = p.payload;
   // Likeness extension of fio.js: the site names who should be logging in,

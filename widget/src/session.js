@@ -6,7 +6,7 @@
  */
 
 import { stopStream } from './camera.js';
-import { ERROR_CODES, toErrorCode } from './errors.js';
+import { ERROR_CODES, RETRYABLE, toErrorCode } from './errors.js';
 import { captureSpec } from './frames.js';
 import { HINTS } from './locale.js';
 import { FramePacer } from './pacer.js';
@@ -37,6 +37,7 @@ import { checkURL, socketURL } from './url.js';
  * @property {(timeoutMs: number) => Promise<MediaStream>} openCamera rejects with 'denied' or 'unavailable'
  * @property {(options: {op: 'enroll'|'authenticate', locale: string, onAbort: () => void}) => UI} createUI
  * @property {(video: HTMLVideoElement, spec: CaptureSpec) => Promise<ArrayBuffer|null>} grabFrame
+ * @property {() => number|undefined} [brightness] mean luma (0–255) of the last frame grabbed
  * @property {() => number} now milliseconds, monotonic
  * @property {(fn: () => void, ms: number) => unknown} setTimeout
  * @property {(id: unknown) => void} clearTimeout
@@ -54,6 +55,15 @@ export const RESULT_FIELDS = Object.freeze({
 /** The PIN length asked for when a `pin` message gives none. */
 const DEFAULT_PIN_LENGTH = 4;
 
+/** After this long with no face in view, the guidance says why it may be. */
+export const NO_FACE_HELP_MS = 2500;
+
+/** Below this mean luma (0–255) a frame with no face is "too dark". */
+export const DARK_LUMA = 45;
+
+/** Codes with no outcome screen: the visitor closed the widget, or there is no dialog. */
+const NO_SCREEN = [ERROR_CODES.SESSION_EXPIRED, ERROR_CODES.UI_NOT_READY, ERROR_CODES.SESSION_IN_PROGRESS];
+
 export class Operation {
   /**
    * @param {Env} env
@@ -64,9 +74,22 @@ export class Operation {
     this.env = env;
     this.target = target;
     this.o = options;
-    this.done = false;
     /** @type {UI} set by begin(); every other step runs after it */
     this.ui = /** @type {any} */ (null);
+    /** Attempts made; callbacks of an earlier attempt are ignored. */
+    this.attempt = 0;
+    /** Whether an outcome screen is shown (the operation is over, not yet settled). */
+    this.outcomeOpen = false;
+    /** @type {{ok: boolean, value: unknown}|null} how the last attempt ended */
+    this.outcome = null;
+    /** @type {(ok: boolean, value: unknown) => void} */
+    this.settle = () => {};
+    this.reset();
+  }
+
+  /** The state of one attempt, fresh. */
+  reset() {
+    this.done = false;
     /** @type {SocketLike|null} */
     this.socket = null;
     /** @type {MediaStream|null} */
@@ -84,8 +107,8 @@ export class Operation {
     this.pacer = null;
     this.grabbing = false;
     this.pinOpen = false;
-    /** @type {(ok: boolean, value: unknown) => void} */
-    this.settle = () => {};
+    /** @type {number|null} when the server's no_face hints began */
+    this.noFaceSince = null;
   }
 
   /**
@@ -99,35 +122,47 @@ export class Operation {
     });
   }
 
-  /** Ends the operation as if the user had closed the widget. */
+  /**
+   * Ends the operation as if the user had closed the widget; on an outcome
+   * screen, closes it.
+   */
   cancel() {
-    this.abort(ERROR_CODES.SESSION_EXPIRED);
+    if (this.outcomeOpen) this.dismiss();
+    else this.abort(ERROR_CODES.SESSION_EXPIRED);
   }
 
-  /** Opens the dialog, then asks for the camera and connects, in parallel. */
+  /**
+   * Opens the dialog (or, on a retry, reuses it), then asks for the camera
+   * and connects, in parallel.
+   */
   begin() {
     const { env, o, target } = this;
-    try {
-      this.ui = env.createUI({ op: o.op, locale: o.locale, onAbort: () => this.cancel() });
-    } catch {
-      this.finish(false, ERROR_CODES.UI_NOT_READY);
-      return;
+    const attempt = ++this.attempt;
+    const current = () => attempt === this.attempt;
+    if (!this.ui) {
+      try {
+        this.ui = env.createUI({ op: o.op, locale: o.locale, onAbort: () => this.cancel() });
+      } catch {
+        this.finish(false, ERROR_CODES.UI_NOT_READY);
+        return;
+      }
     }
+    if (attempt > 1) this.ui.progress(0);
     this.ui.status('connecting');
     this.armReplyTimer();
-    if (o.enrollIntroTimeout > 0) {
+    if (o.enrollIntroTimeout > 0 && attempt === 1) {
       this.ui.showIntro();
       this.startTimer('intro', o.enrollIntroTimeout * 1000, () => this.endIntro());
     } else {
       this.endIntro();
     }
     env.openCamera(o.permissionTimeout * 1000).then(
-      (stream) => this.cameraReady(stream),
-      (reason) => this.cameraFailed(reason === 'unavailable' ? 'unavailable' : 'denied'),
+      (stream) => (current() ? this.cameraReady(stream) : stopStream(stream)),
+      (reason) => current() && this.cameraFailed(reason === 'unavailable' ? 'unavailable' : 'denied'),
     );
     env.check(checkURL(target.host, target.publicId, o.op)).then(
-      () => this.connect(),
-      (code) => this.finish(false, toErrorCode(code)),
+      () => current() && this.connect(),
+      (code) => current() && this.finish(false, toErrorCode(code)),
     );
   }
 
@@ -212,7 +247,7 @@ export class Operation {
         this.startCapture(msg);
         return;
       case 'guide':
-        if (HINTS.includes(msg.hint)) this.ui.status(msg.hint);
+        if (HINTS.includes(msg.hint)) this.ui.status(this.explain(msg.hint));
         if (typeof msg.progress === 'number') this.ui.progress(msg.progress);
         this.frameAnswered();
         return;
@@ -237,7 +272,7 @@ export class Operation {
   showConsent(msg) {
     this.pendingConsent = null;
     this.clearTimer('reply');
-    this.startTimer('terms', this.o.termsTimeout * 1000, () => this.answerConsent(msg, false));
+    this.startTimer('terms', this.o.termsTimeout * 60_000, () => this.answerConsent(msg, false));
     const notice = {
       title: String(msg.title ?? ''), text: String(msg.text ?? ''), privacyUrl: msg.privacyUrl,
       locale: typeof msg.locale === 'string' ? msg.locale : '',
@@ -277,6 +312,25 @@ export class Operation {
     this.pump();
   }
 
+  /**
+   * The guidance to show for a server hint. The server can only say it sees
+   * no face; the widget knows whether the picture is dark, and after
+   * NO_FACE_HELP_MS says what usually helps.
+   * @param {string} hint a known hint
+   * @returns {string} a key of the locale tables
+   */
+  explain(hint) {
+    if (hint !== 'no_face') {
+      this.noFaceSince = null;
+      return hint;
+    }
+    const now = this.env.now();
+    if (this.noFaceSince === null) this.noFaceSince = now;
+    const luma = this.env.brightness?.();
+    if (typeof luma === 'number' && luma < DARK_LUMA) return 'too_dark';
+    return now - this.noFaceSince >= NO_FACE_HELP_MS ? 'no_face_help' : 'no_face';
+  }
+
   /** A server message answered a frame: one more frame may be in flight. */
   frameAnswered() {
     if (!this.pacer) return;
@@ -313,10 +367,12 @@ export class Operation {
       return;
     }
     this.grabbing = true;
+    const attempt = this.attempt;
     Promise.resolve()
       .then(() => env.grabFrame(ui.video, spec))
       .catch(() => null)
       .then((frame) => {
+        if (attempt !== this.attempt) return;
         this.grabbing = false;
         if (this.done) return;
         const send = Boolean(frame) && !this.pinOpen && this.socket?.readyState === OPEN;
@@ -362,7 +418,8 @@ export class Operation {
   }
 
   /**
-   * Ends the operation once: timers off, camera off, dialog closed, socket closed.
+   * Ends the attempt once: timers off, camera off, socket closed; then shows
+   * the outcome screen, or closes the dialog and settles.
    * @param {boolean} ok
    * @param {unknown} value the result, or a FACEIO code
    */
@@ -371,7 +428,6 @@ export class Operation {
     this.done = true;
     for (const name of Object.keys(this.timers)) this.clearTimer(name);
     if (this.stream) stopStream(this.stream);
-    if (this.ui) this.ui.close();
     const ws = this.socket;
     if (ws) {
       ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
@@ -381,6 +437,35 @@ export class Operation {
         // already closed
       }
     }
+    this.outcome = { ok, value };
+    if (!this.ui || !this.o.outcomeScreens || (!ok && NO_SCREEN.includes(/** @type {number} */ (value)))) {
+      this.dismiss();
+      return;
+    }
+    // Success closes by itself; an error stays twice as long (it has more
+    // to read) and offers a retry where one can help.
+    const retry = !ok && RETRYABLE.includes(/** @type {number} */ (value));
+    this.outcomeOpen = true;
+    this.ui.showOutcome({ ok, op: this.o.op, code: ok ? 0 : /** @type {number} */ (value), retry },
+      (again) => (again ? this.retry() : this.dismiss()));
+    this.startTimer('outcome', this.o.outcomeTimeout * (ok ? 1000 : 2000), () => this.dismiss());
+  }
+
+  /** Closes the dialog and settles the promise with the outcome. */
+  dismiss() {
+    this.outcomeOpen = false;
+    this.clearTimer('outcome');
+    if (this.ui) this.ui.close();
+    const { ok, value } = /** @type {{ok: boolean, value: unknown}} */ (this.outcome);
     this.settle(ok, value);
+  }
+
+  /** Starts a new attempt in the same dialog (the promise stays pending). */
+  retry() {
+    if (!this.outcomeOpen) return;
+    this.outcomeOpen = false;
+    this.clearTimer('outcome');
+    this.reset();
+    this.begin();
   }
 }

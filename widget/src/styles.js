@@ -34,7 +34,16 @@ a { color: #1d4ed8; text-decoration: underline; }
 .progress { height: 8px; border-radius: 4px; background: #e5e7eb; overflow: hidden; }
 .bar { height: 100%; width: 0; background: #1d4ed8; transition: width .25s; }
 .dialog[data-screen="consent"] .status, .dialog[data-screen="consent"] .progress,
-.dialog[data-screen="pin"] .status, .dialog[data-screen="pin"] .progress { display: none; }
+.dialog[data-screen="pin"] .status, .dialog[data-screen="pin"] .progress,
+.dialog[data-screen="outcome"] .status, .dialog[data-screen="outcome"] .progress,
+.dialog[data-screen="outcome"] .footer { display: none; }
+.outcome { display: flex; flex-direction: column; align-items: center; gap: 12px; text-align: center; padding: 8px 0; }
+.outcome .actions { justify-content: center; margin-top: 4px; }
+.mark { width: 56px; height: 56px; border-radius: 50%; display: flex; align-items: center; justify-content: center;
+  font-size: 2rem; font-weight: 700; color: #fff; background: #b91c1c; }
+.mark.ok { background: #15803d; }
+.message { font-size: 1.05rem; font-weight: 600; }
+.message:focus { outline: none; }
 .actions, .footer { display: flex; gap: 10px; justify-content: flex-end; flex-wrap: wrap; margin-top: 14px; }
 .footer { margin-top: 0; }
 button { font: inherit; font-weight: 600; min-height: 44px; padding: 10px 18px; border-radius: 8px;

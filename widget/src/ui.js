@@ -5,7 +5,8 @@
  * @module ui
  */
 
-import { translator } from './locale.js';
+import { errorMessageKey } from './errors.js';
+import { direction, translator } from './locale.js';
 import { applyStyles } from './styles.js';
 
 /**
@@ -17,12 +18,22 @@ import { applyStyles } from './styles.js';
  */
 
 /**
+ * @typedef {object} Outcome
+ * @property {boolean} ok
+ * @property {'enroll'|'authenticate'} op
+ * @property {number} code the FACEIO code (0 on success)
+ * @property {boolean} retry whether to offer "Try again"
+ */
+
+/**
  * @typedef {object} UI
  * @property {HTMLVideoElement} video the camera preview
  * @property {() => void} showIntro
  * @property {() => void} showCamera
  * @property {(notice: Notice, onAnswer: (accept: boolean) => void) => void} showConsent
  * @property {(request: {reason: string, minLength: number}, onPin: (pin: string) => void) => void} showPin
+ * @property {(outcome: Outcome, onChoice: (retry: boolean) => void) => void} showOutcome
+ *   the success or error screen; onChoice(true) is "Try again", onChoice(false) "Close"
  * @property {(stream: MediaStream) => void} attachStream
  * @property {(key: string) => void} status shows a string of the locale table in the live region
  * @property {(fraction: number) => void} progress 0…1
@@ -99,16 +110,22 @@ export function createUI(doc, { op, locale, onAbort }) {
     'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0',
   }, bar);
   const abort = el('button', { type: 'button', class: 'secondary', 'data-testid': 'abort', text: t('cancel') });
+  const outcomeIcon = el('div', { class: 'mark', 'aria-hidden': 'true' });
+  const outcomeText = el('p', { class: 'message', role: 'status', tabindex: '-1', 'data-testid': 'outcome' });
+  const retry = el('button', { type: 'button', class: 'primary', 'data-testid': 'outcome-retry', text: t('try_again') });
+  const closeOutcome = el('button', { type: 'button', class: 'secondary', 'data-testid': 'outcome-close', text: t('close') });
+  const outcomeActions = el('div', { class: 'actions' }, closeOutcome, retry);
 
   const screens = {
     intro: el('section', { class: 'intro' }, el('div', { class: 'intro-oval', 'aria-hidden': 'true' }), el('p', { text: t('intro_enroll') })),
     camera: el('section', {}, el('div', { class: 'stage' }, video, oval)),
     consent: el('section', {}, consentTitle, noticeText, privacy, el('div', { class: 'actions' }, decline, accept)),
     pin: el('section', {}, pinForm),
+    outcome: el('section', { class: 'outcome' }, outcomeIcon, outcomeText, outcomeActions),
   };
   const dialog = el('div', {
     class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'lk-title',
-    'aria-describedby': 'lk-status', tabindex: '-1', lang: locale,
+    'aria-describedby': 'lk-status', tabindex: '-1', lang: locale, dir: direction(locale),
   }, el('h2', { id: 'lk-title', text: t(op === 'enroll' ? 'title_enroll' : 'title_authenticate') }),
   ...Object.values(screens), statusLine, progressBar, el('div', { class: 'footer' }, abort));
   const backdrop = el('div', { class: 'backdrop' }, dialog);
@@ -212,6 +229,23 @@ export function createUI(doc, { op, locale, onAbort }) {
         onPin(pin);
       };
       show('pin', pinInput);
+    },
+    showOutcome({ ok, op, code, retry: offerRetry }, onChoice) {
+      outcomeIcon.textContent = ok ? '✓' : '!';
+      outcomeIcon.className = ok ? 'mark ok' : 'mark';
+      outcomeText.textContent = ok ? t(op === 'enroll' ? 'done_enroll' : 'done_authenticate') : t(errorMessageKey(code));
+      retry.hidden = !offerRetry;
+      closeOutcome.hidden = ok;
+      outcomeActions.hidden = ok; // a success closes by itself
+      /** @param {boolean} again */
+      const choose = (again) => {
+        retry.onclick = closeOutcome.onclick = null;
+        onChoice(again);
+      };
+      retry.onclick = () => choose(true);
+      closeOutcome.onclick = () => choose(false);
+      video.srcObject = null;
+      show('outcome', offerRetry ? retry : outcomeText);
     },
     attachStream(stream) {
       video.srcObject = stream;

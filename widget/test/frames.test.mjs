@@ -27,3 +27,10 @@ test('encodeWithin lowers the quality until the frame fits, else skips it', asyn
   assert.deepEqual(tried, [...QUALITIES]);
   assert.equal(await encodeWithin(async () => null, 100), null, 'toBlob may give null');
 });
+
+test('meanLuma is the mean Rec. 601 luma of RGBA pixels', async () => {
+  const { meanLuma } = await import('../src/frames.js');
+  assert.equal(meanLuma([0, 0, 0, 255, 255, 255, 255, 255]), 127.5);
+  assert.equal(Math.round(meanLuma([255, 0, 0, 255])), 76);
+  assert.equal(meanLuma([]), 0);
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HINTS, STRINGS, resolveLocale, translator } from '../src/locale.js';
+import { ERROR_CODES, errorMessageKey } from '../src/errors.js';
+import { HINTS, STRINGS, direction, resolveLocale, translator } from '../src/locale.js';
 
 test('resolveLocale', () => {
   assert.equal(resolveLocale('auto', 'fr-FR'), 'fr');
@@ -8,9 +9,12 @@ test('resolveLocale', () => {
   assert.equal(resolveLocale('auto', undefined), 'en');
   assert.equal(resolveLocale('fr-CA', 'en-US'), 'fr');
   assert.equal(resolveLocale('FR_be', 'en-US'), 'fr');
-  assert.equal(resolveLocale('de', 'fr-FR'), 'en');
+  assert.equal(resolveLocale('de', 'fr-FR'), 'de');
+  assert.equal(resolveLocale('xx', 'fr-FR'), 'en');
+  assert.equal(resolveLocale('auto', 'ar-EG'), 'ar');
+  assert.equal(resolveLocale('ja-JP', 'en'), 'ja');
   assert.equal(resolveLocale('en-GB', 'fr-FR'), 'en');
-  assert.equal(resolveLocale('auto', 'pt-BR'), 'en');
+  assert.equal(resolveLocale('auto', 'pt-BR'), 'pt');
   assert.equal(resolveLocale('constructor', 'fr'), 'en', 'no prototype keys');
 });
 
@@ -24,6 +28,38 @@ test('every locale has every string, including every guidance hint', () => {
     for (const [k, v] of Object.entries(table)) assert.ok(v.trim(), `${locale}.${k} is empty`);
   }
   assert.notEqual(STRINGS.fr.no_face, STRINGS.en.no_face);
+});
+
+test('the issue\'s languages are all there, each its own translation', () => {
+  assert.deepEqual(Object.keys(STRINGS).sort(), ['ar', 'de', 'en', 'es', 'fr', 'it', 'ja', 'nl', 'pl', 'pt', 'tr']);
+  for (const [locale, table] of Object.entries(STRINGS)) {
+    if (locale === 'en') continue;
+    for (const key of ['cancel', 'err_1', 'done_authenticate', 'try_again']) {
+      assert.notEqual(table[key], STRINGS.en[key], `${locale}.${key} is not translated`);
+    }
+    assert.match(table.pin_invalid, /\{n\}/, `${locale}.pin_invalid keeps {n}`);
+  }
+  assert.equal(direction('ar'), 'rtl');
+  assert.equal(direction('fr'), 'ltr');
+});
+
+test('every FACEIO error code has a message in English, hence in every locale', () => {
+  for (const [name, code] of Object.entries(ERROR_CODES)) {
+    const key = errorMessageKey(code);
+    assert.ok(STRINGS.en[key], `${name} (${code}) → ${key}`);
+  }
+  assert.equal(errorMessageKey(99), 'err_9', 'an unknown code gets the generic message');
+});
+
+test('a missing string falls back to English', () => {
+  const de = /** @type {Record<string, string>} */ (STRINGS.de);
+  const saved = de.close;
+  delete de.close;
+  try {
+    assert.equal(translator('de')('close'), STRINGS.en.close);
+  } finally {
+    de.close = saved;
+  }
 });
 
 test('translator fills {n} and falls back to the key', () => {

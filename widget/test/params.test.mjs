@@ -5,14 +5,15 @@ import { MAX_PAYLOAD_BYTES, normalizeParams, payloadBytes, startMessage } from '
 test('defaults are FACEIO\'s', () => {
   const o = normalizeParams('enroll', undefined, 'fr-CA');
   assert.deepEqual(o, {
-    op: 'enroll', locale: 'fr', userConsent: false, permissionTimeout: 27, termsTimeout: 600,
-    idleTimeout: 27, replyTimeout: 40, enrollIntroTimeout: 2,
+    op: 'enroll', locale: 'fr', userConsent: false, permissionTimeout: 27, termsTimeout: 10,
+    idleTimeout: 27, replyTimeout: 40, enrollIntroTimeout: 2, outcomeScreens: true, outcomeTimeout: 2,
   });
-  const a = normalizeParams('authenticate', { locale: 'de', payload: { x: 1 }, userConsent: true }, 'fr');
+  const a = normalizeParams('authenticate', { locale: 'xx', payload: { x: 1 }, userConsent: true }, 'fr');
   assert.equal(a.locale, 'en');
   assert.equal(a.payload, undefined, 'authenticate sends no payload');
   assert.equal(a.userConsent, false);
   assert.equal(a.enrollIntroTimeout, 0);
+  assert.equal(normalizeParams('authenticate', { outcomeScreens: false }, 'en').outcomeScreens, false);
 });
 
 test('bad timeouts fall back to defaults; enrollIntroTimeout may be 0', () => {

@@ -1,5 +1,7 @@
 // The operation state machine and the faceIO class, driven through fakes
-// (widget/testkit/fakes.mjs) that play the browser and the server.
+// (widget/testkit/fakes.mjs) that play the browser and the server. Most tests
+// turn the outcome screens off (QUIET) to see the promise settle at once;
+// widget/test/outcome.test.mjs covers the screens.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createFaceIO } from '../src/faceio.js';
@@ -10,11 +12,14 @@ const CONSENT = {
   title: 'Avis', text: 'Nous gardons un gabarit.', privacyUrl: 'https://site.test/privacy',
 };
 
+/** Outcome screens off: the promise settles as soon as the operation ends. */
+const QUIET = { outcomeScreens: false };
+
 /** Starts an operation and opens its socket. */
 async function start(op, params = {}, env = fakeEnv()) {
   const FaceIO = createFaceIO(env);
   const fio = new FaceIO('pub_1', { host: 'https://likeness.test/' });
-  const outcome = track(fio[op](params));
+  const outcome = track(fio[op]({ ...QUIET, ...params }));
   await flush();
   env.socket?.open();
   await flush();
@@ -103,7 +108,7 @@ test('a frame that cannot be grabbed or does not fit is skipped', async () => {
 });
 
 test('authenticate resolves facialId, payload and token only', async () => {
-  const { env, outcome, ws, ui } = await start('authenticate', { locale: 'de' });
+  const { env, outcome, ws, ui } = await start('authenticate', { locale: 'xx' });
   assert.deepEqual(ws.messages[0], { type: 'start', locale: 'en', idleTimeout: 27, replyTimeout: 40 });
   assert.equal(ui.screen, 'camera', 'no intro for authenticate');
   ws.push(CONSENT);
@@ -124,8 +129,8 @@ test('declining the notice sends the decline and rejects TERMS_NOT_ACCEPTED', as
   assert.ok(env.streams[0].stopped && ui.closed && ws.closed);
 });
 
-test('termsTimeout on the notice declines and rejects 11', async () => {
-  const { outcome, ws, env } = await start('enroll', { enrollIntroTimeout: 0, termsTimeout: 30 });
+test('termsTimeout is in minutes, as FACEIO documents it: 0.5 declines after 30 s and rejects 11', async () => {
+  const { outcome, ws, env } = await start('enroll', { enrollIntroTimeout: 0, termsTimeout: 0.5 });
   ws.push(CONSENT);
   await env.clock.advance(29_000);
   assert.equal(outcome.state, 'pending');
@@ -174,7 +179,7 @@ test('the socket closing before a result rejects NETWORK_IO', async () => {
 test('a socket that never opens rejects NETWORK_IO', async () => {
   const env = fakeEnv();
   const fio = new (createFaceIO(env))('p');
-  const outcome = track(fio.authenticate());
+  const outcome = track(fio.authenticate(QUIET));
   await flush();
   env.socket.onerror();
   env.socket.onclose?.();
@@ -186,7 +191,7 @@ test('a refused check rejects with its code and never opens the socket', async (
   const env = fakeEnv();
   env.checkCode = 17;
   const fio = new (createFaceIO(env))('p');
-  const outcome = track(fio.enroll());
+  const outcome = track(fio.enroll(QUIET));
   await flush();
   assert.deepEqual(outcome, { state: 'rejected', value: 17 });
   assert.equal(env.sockets.length, 0);
@@ -286,8 +291,8 @@ test('PIN: frames pause, the PIN is sent, then the result', async () => {
 
 test('a second operation while one runs rejects 20 without contacting the server', async () => {
   const { env, fio, outcome, ws } = await start('enroll');
-  const second = track(fio.authenticate());
-  const third = track(fio.record());
+  const second = track(fio.authenticate(QUIET));
+  const third = track(fio.record(QUIET));
   await flush();
   assert.deepEqual(second, { state: 'rejected', value: 20 });
   assert.deepEqual(third, { state: 'rejected', value: 20 });
@@ -297,7 +302,7 @@ test('a second operation while one runs rejects 20 without contacting the server
 
   ws.push({ type: 'error', code: 2 });
   await flush();
-  const next = track(fio.auth());
+  const next = track(fio.auth(QUIET));
   await flush();
   assert.equal(next.state, 'pending', 'a new operation may run once the previous one settled');
   assert.equal(env.checks.length, 2);
@@ -309,7 +314,7 @@ test('restartSession ends a running operation (13) and frees the instance', asyn
   await flush();
   assert.deepEqual(outcome, { state: 'rejected', value: 13 });
   assert.deepEqual(ws.messages.at(-1), { type: 'abort' });
-  const next = track(fio.identify());
+  const next = track(fio.identify(QUIET));
   await flush();
   assert.equal(next.state, 'pending');
   assert.equal(env.sockets.length, 2);
@@ -332,7 +337,7 @@ test('no document body: UI_NOT_READY', async () => {
   const env = fakeEnv();
   env.createUI = () => { throw new Error('no body'); };
   const fio = new (createFaceIO(env))('p');
-  const outcome = track(fio.authenticate());
+  const outcome = track(fio.authenticate(QUIET));
   await flush();
   assert.deepEqual(outcome, { state: 'rejected', value: 12 });
   assert.equal(env.checks.length, 0);

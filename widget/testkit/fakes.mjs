@@ -102,11 +102,12 @@ export function fakeStream() {
 export function fakeUI(options) {
   const ui = {
     options, video: { fake: 'video' }, screens: [], statuses: [], progresses: [], closed: false,
-    consent: null, pin: null, stream: null,
+    consent: null, pin: null, stream: null, outcome: null,
     showIntro() { ui.screens.push('intro'); },
     showCamera() { ui.screens.push('camera'); },
     showConsent(notice, answer) { ui.screens.push('consent'); ui.consent = { notice, answer }; },
     showPin(request, submit) { ui.screens.push('pin'); ui.pin = { request, submit }; },
+    showOutcome(outcome, choose) { ui.screens.push('outcome'); ui.outcome = { ...outcome, choose }; },
     attachStream(stream) { ui.stream = stream; },
     status(key) { ui.statuses.push(key); },
     progress(p) { ui.progresses.push(p); },
