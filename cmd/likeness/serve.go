@@ -76,6 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	proxies := fs.String("trusted-proxies", os.Getenv("LIKENESS_TRUSTED_PROXIES"), "comma-separated proxy addresses or CIDRs whose X-Forwarded-For and country header are believed")
 	geoDB := fs.String("geoip-db", os.Getenv("LIKENESS_GEOIP_DB"), "MaxMind DB file (GeoLite2/GeoIP2 Country or City) for allowedCountries")
 	countryHeader := fs.String("country-header", os.Getenv("LIKENESS_COUNTRY_HEADER"), "header with the client's country set by a trusted proxy, e.g. CF-IPCountry")
+	tc := tlsFlags(fs) // tls.go
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -88,9 +89,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer ln.Close()
-	if *publicURL == "" {
-		*publicURL = "http://" + ln.Addr().String()
+	ln, stopTLS, err := tc.listen(ctx, ln, publicURL, log)
+	if err != nil {
+		return err
 	}
+	defer stopTLS()
 	vi, closeVI, err := vc.open(ctx, log)
 	if err != nil {
 		return err
