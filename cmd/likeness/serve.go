@@ -130,6 +130,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	purgeDone := make(chan struct{})
 	go func() { defer close(purgeDone); runPurges(purgeCtx, db, log, time.Hour) }()
 	defer func() { stopPurge(); <-purgeDone }()
+	orgJobsDone := make(chan struct{})
+	go func() { defer close(orgJobsDone); runOrgJobs(purgeCtx, db, log, time.Minute) }() // org.go
+	defer func() { stopPurge(); <-orgJobsDone }()
 	if *demo {
 		app, err := demoApp(ctx, db, *publicURL, ln.Addr().(*net.TCPAddr).Port)
 		if err != nil {
