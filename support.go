@@ -33,7 +33,7 @@ func (g *SupportGrant) Active(now time.Time) bool {
 // SupportMax.
 func CheckSupportDuration(d time.Duration) error {
 	if d < SupportMin || d > SupportMax {
-		return Errorf(EINVALID, "Support access lasts from 1 hour to 7 days.")
+		return Errorf(EINVALID, "Support access lasts from 1 hour to 7 days (168 hours).")
 	}
 	return nil
 }

@@ -133,7 +133,7 @@ func (h *Handler) renderSupport(c echo.Context, m *likeness.Membership, status, 
 func (h *Handler) handleGrantSupport(c echo.Context, m *likeness.Membership) error {
 	hours, err := strconv.Atoi(c.FormValue("hours"))
 	if err != nil {
-		return h.renderSupport(c, m, http.StatusBadRequest, 24, "Give a whole number of hours, from 1 to 168.")
+		return h.renderSupport(c, m, http.StatusBadRequest, 24, likeness.ErrorMessage(likeness.CheckSupportDuration(0)))
 	}
 	if _, err := h.store.GrantSupport(c.Request().Context(), m.Org.ID, m.UserID, time.Duration(hours)*time.Hour); err != nil {
 		if status, ok := formError(err); ok {
