@@ -92,7 +92,14 @@ func (h *Handler) handleDeleteOrg(c echo.Context, m *likeness.Membership) error 
 	}
 	h.log.Info("organization deleted", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
 		"org", m.Org.ID, "faces", d.FacesErased)
-	return redirectDone(c, "/console/apps", "org-deleted")
+	// An account left with no organization is disabled with it: signed out.
+	if ms, err := h.store.Memberships(c.Request().Context(), m.UserID); err != nil || len(ms) > 0 {
+		return redirectDone(c, "/console/apps", "org-deleted")
+	}
+	if err := h.endSession(c); err != nil {
+		return err
+	}
+	return redirectDone(c, "/console/signin", "org-deleted")
 }
 
 // handleDeleteAccountPage shows what deleting one's own account does, or
@@ -155,10 +162,19 @@ func (h *Handler) handleDeleteAccount(c echo.Context) error {
 		}
 		return err
 	}
+	if err := h.endSession(c); err != nil {
+		return err
+	}
+	return redirectDone(c, "/console/signin", "account-deleted")
+}
+
+// endSession revokes the console session and clears its cookie.
+func (h *Handler) endSession(c echo.Context) error {
+	s := currentSession(c)
 	until := time.Unix(s.claims.Auth, 0).Add(ConsoleSessionMax)
-	if err := h.store.RevokeSession(ctx, s.claims.SID, until); err != nil {
+	if err := h.store.RevokeSession(c.Request().Context(), s.claims.SID, until); err != nil {
 		return err
 	}
 	setCookie(c, consoleCookie, "", time.Time{}, h.now())
-	return c.Redirect(http.StatusSeeOther, "/console/signin?done=account-deleted")
+	return nil
 }

@@ -86,10 +86,19 @@ func TestDeleteOrganization(t *testing.T) {
 	}
 
 	r = ann.post(base+"/delete", url.Values{"confirm": {" Acme "}})
-	if r.Code != http.StatusSeeOther || r.location() != "/console/apps?done=org-deleted" {
+	// Ann had no other organization: she is signed out, and cannot sign in.
+	if r.Code != http.StatusSeeOther || r.location() != "/console/signin?done=org-deleted" {
 		t.Fatalf("delete: %d %s\n%s", r.Code, r.location(), excerpt(r.body))
 	}
-	check(t, "after delete", ann.get("/console/apps?done=org-deleted"), http.StatusOK, []string{"The organization was deleted"}, []string{"Shop"})
+	check(t, "after delete", ann.get("/console/signin?done=org-deleted"), http.StatusOK, []string{"The organization was deleted"}, []string{"Shop"})
+	if r := ann.get("/console/apps"); r.Code != http.StatusSeeOther || !strings.HasPrefix(r.location(), "/console/signin") {
+		t.Errorf("Ann's session after the deletion: %d %s", r.Code, r.location())
+	}
+	ann.get("/console/signin")
+	check(t, "sign in to a deleted organization", ann.post("/console/signin", url.Values{"email": {"ann@example.com"}, "password": {goodPass}}),
+		http.StatusUnauthorized, []string{"The email or password is not right."}, nil)
+	// Bob belongs to another organization too: he stays signed in, without Acme.
+	check(t, "bob after delete", bob.get("/console/apps"), http.StatusOK, []string{"Bob&#39;s"}, []string{"Shop", "Acme"})
 
 	// Nothing biometric is left: not in the database file, not in the index.
 	if n := e.rawCount(`SELECT count(*) FROM faces WHERE app_id = ?`, app.ID) + e.rawCount(`SELECT count(*) FROM face_images WHERE app_id = ?`, app.ID) +
@@ -105,7 +114,7 @@ func TestDeleteOrganization(t *testing.T) {
 	}
 
 	// The organization cannot be used by anyone.
-	for _, b := range []*browser{ann, bob} {
+	for _, b := range []*browser{bob} { // Ann is signed out (above)
 		for _, p := range []string{base + "/members", base + "/audit", base + "/delete", base + "/export", "/console/apps/" + app.PublicID,
 			"/console/apps/" + app.PublicID + "/faces/" + faces[0].FacialID} {
 			check(t, "deleted "+p, b.get(p), http.StatusNotFound, nil, []string{"payload-marker"})

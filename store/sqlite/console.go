@@ -153,9 +153,10 @@ func (db *DB) insertMemberTx(ctx context.Context, tx *sql.Tx, m *likeness.Member
 		Details: detailsJSON(map[string]any{"email": m.Email, "role": m.Role})})
 }
 
-// User returns a console account. ENOTFOUND when there is none.
+// User returns a console account. ENOTFOUND when there is none, or when
+// it is disabled with its deleted organizations (orgs.go).
 func (db *DB) User(ctx context.Context, id string) (*likeness.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM console_users WHERE id = ?`, id))
+	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM console_users WHERE id = ?`+userEnabled, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errUserNotFound()
 	}
@@ -166,13 +167,13 @@ func (db *DB) User(ctx context.Context, id string) (*likeness.User, error) {
 }
 
 // UserByEmail returns the console account with that email address (compared
-// in lower case). ENOTFOUND when there is none.
+// in lower case). ENOTFOUND when there is none, or when it is disabled.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*likeness.User, error) {
 	e, err := normEmail(email)
 	if err != nil {
 		return nil, errUserNotFound()
 	}
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM console_users WHERE email = ?`, e))
+	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM console_users WHERE email = ?`+userEnabled, e))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errUserNotFound()
 	}

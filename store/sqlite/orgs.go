@@ -32,6 +32,14 @@ import (
 
 var errOrgNotFound = likeness.Errorf(likeness.ENOTFOUND, "Organization not found.")
 
+// userEnabled ends a query of console_users: an account whose every
+// organization is deleted is disabled with them (no sign-in, no session)
+// until one is restored; an account in no organization at all is not.
+const userEnabled = ` AND NOT (EXISTS (SELECT 1 FROM org_members m JOIN organizations o ON o.id = m.org_id
+		WHERE m.user_id = console_users.id AND o.deleted_at IS NOT NULL)
+	AND NOT EXISTS (SELECT 1 FROM org_members m JOIN organizations o ON o.id = m.org_id
+		WHERE m.user_id = console_users.id AND o.deleted_at IS NULL))`
+
 // orgApp is an application of an organization being deleted.
 type orgApp struct{ id, collection string }
 

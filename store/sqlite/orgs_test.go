@@ -181,6 +181,12 @@ func TestDeleteOrg(t *testing.T) {
 	if ms, err := db.Memberships(ctx, viewer.ID); err != nil || len(ms) != 1 || ms[0].Org.ID == org {
 		t.Errorf("the viewer's memberships: %v %v", ms, err)
 	}
+	// An account in no other organization is disabled with it; one in another is not.
+	_, err = db.UserByEmail(ctx, "only@shop.example")
+	wantCode(t, err, likeness.ENOTFOUND)
+	if _, err := db.UserByEmail(ctx, viewer.Email); err != nil {
+		t.Errorf("a member of another organization too: %v", err)
+	}
 	// The other organization is untouched.
 	if _, err := db.VerifyAPIKey(ctx, otherSec.APIKey); err != nil {
 		t.Error(err)
@@ -222,6 +228,9 @@ func TestDeleteOrg(t *testing.T) {
 	}
 	if _, err := db.RestoreOrg(ctx, org); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := db.UserByEmail(ctx, "only@shop.example"); err != nil {
+		t.Errorf("the account after restore: %v", err)
 	}
 	if ms, err := db.Members(ctx, org); err != nil || len(ms) != 3 {
 		t.Errorf("members after restore: %v %v", ms, err)
