@@ -28,12 +28,13 @@ type User struct {
 	// SessionVersion is part of every console session; raising it (on a
 	// password change) ends every session of the account.
 	SessionVersion int
+	CreatedAt      time.Time
+	LastSignInAt   *time.Time
+
 	// Operator marks an account of the people who run the server (`likeness
 	// admin create --operator`): it sees an organization it is not a member
 	// of only while that organization grants support access.
-	Operator     bool
-	CreatedAt    time.Time
-	LastSignInAt *time.Time
+	Operator bool
 }
 
 // Membership is a user's role in an organization.

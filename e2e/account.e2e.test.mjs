@@ -118,7 +118,7 @@ describe('support access and organization deletion end to end', { timeout: 600_0
     await owner.getByTestId('support-grant').click();
     await owner.getByTestId('support-active').waitFor();
 
-    await ops.goto(`${server.url}/console/support`);
+    await ops.getByTestId('nav-support').click();
     await ops.getByRole('link', { name: 'Likeness demo' }).click();
     await ops.getByTestId('support-banner').waitFor();
     await ops.getByRole('link', { name: 'Facial IDs' }).click();

@@ -178,3 +178,19 @@ func (h *Handler) endSession(c echo.Context) error {
 	setCookie(c, consoleCookie, "", time.Time{}, h.now())
 	return nil
 }
+
+// accountDone confirms the actions of account.go and support.go after
+// their redirect (?done=key), like doneMessages: fixed texts only.
+func accountDone(key string) (string, bool) {
+	switch key {
+	case "org-deleted":
+		return "The organization was deleted: every face is erased, and its members can no longer open it.", true
+	case "account-deleted":
+		return "Your account was deleted.", true
+	case "support-granted":
+		return "Support access was granted.", true
+	case "support-revoked":
+		return "Support access was ended.", true
+	}
+	return "", false
+}

@@ -123,7 +123,7 @@ func formError(err error) (int, bool) {
 func (h *Handler) chrome(c echo.Context, title string) templates.Chrome {
 	ch := templates.Chrome{Title: title, Assets: h.assets.urls, Version: h.cfg.ProductVersion}
 	if s := currentSession(c); s != nil {
-		ch.User, ch.CSRF = s.user.Email, s.csrf
+		ch.User, ch.CSRF, ch.Operator = s.user.Email, s.csrf, s.user.Operator
 		if ms, err := h.store.Memberships(c.Request().Context(), s.user.ID); err == nil {
 			for _, m := range ms {
 				ch.Orgs = append(ch.Orgs, templates.OrgLink{ID: m.Org.ID, Name: m.Org.Name, Role: m.Role})
@@ -131,6 +131,8 @@ func (h *Handler) chrome(c echo.Context, title string) templates.Chrome {
 		}
 	}
 	if msg, ok := doneMessages[c.QueryParam("done")]; ok {
+		ch.Flash = msg
+	} else if msg, ok := accountDone(c.QueryParam("done")); ok { // account.go
 		ch.Flash = msg
 	}
 	ch.Support = underSupport(c) // support.go
@@ -140,29 +142,25 @@ func (h *Handler) chrome(c echo.Context, title string) templates.Chrome {
 // doneMessages confirm an action after its redirect (?done=key): fixed
 // texts, so a link cannot make the page say anything else.
 var doneMessages = map[string]string{
-	"signedout":       "You are signed out.",
-	"password":        "Your password was changed. Other sessions of your account were signed out.",
-	"renamed":         "The application was renamed.",
-	"origins":         "The allowed origins were saved.",
-	"collection":      "The retention policy was saved.",
-	"deleted":         "The application and all its data were deleted.",
-	"org-deleted":     "The organization was deleted: every face is erased, and its members can no longer open it.",
-	"account-deleted": "Your account was deleted.",
-	"support-granted": "Support access was granted.",
-	"support-revoked": "Support access was ended.",
-	"notice":          "A new version of the consent notice was saved.",
-	"notice-same":     "The notice is unchanged; no version was added.",
-	"security":        "The security settings were saved.",
-	"revoked":         "The API key was revoked.",
-	"webhook":         "The webhook endpoint was saved.",
-	"payload":         "The webhook payload setting was saved.",
-	"test":            "A test event was queued for this endpoint.",
-	"resent":          "The event was queued for delivery again.",
-	"hook-deleted":    "The webhook endpoint was deleted.",
-	"face-deleted":    "The Facial ID was erased.",
-	"member":          "The member was added.",
-	"role":            "The role was changed.",
-	"member-gone":     "The member was removed.",
-	"privacy-out":     "You are signed out of this page.",
-	"privacy-again":   "Your session on this page ended. Verify again to continue.",
+	"signedout":     "You are signed out.",
+	"password":      "Your password was changed. Other sessions of your account were signed out.",
+	"renamed":       "The application was renamed.",
+	"origins":       "The allowed origins were saved.",
+	"collection":    "The retention policy was saved.",
+	"deleted":       "The application and all its data were deleted.",
+	"notice":        "A new version of the consent notice was saved.",
+	"notice-same":   "The notice is unchanged; no version was added.",
+	"security":      "The security settings were saved.",
+	"revoked":       "The API key was revoked.",
+	"webhook":       "The webhook endpoint was saved.",
+	"payload":       "The webhook payload setting was saved.",
+	"test":          "A test event was queued for this endpoint.",
+	"resent":        "The event was queued for delivery again.",
+	"hook-deleted":  "The webhook endpoint was deleted.",
+	"face-deleted":  "The Facial ID was erased.",
+	"member":        "The member was added.",
+	"role":          "The role was changed.",
+	"member-gone":   "The member was removed.",
+	"privacy-out":   "You are signed out of this page.",
+	"privacy-again": "Your session on this page ended. Verify again to continue.",
 }

@@ -81,7 +81,9 @@ func TestSupportAccess(t *testing.T) {
 	for _, p := range orgPages {
 		check(t, "no grant "+p, op.get(p), http.StatusNotFound, nil, []string{"payload-marker", "cust-1", "Acme"})
 	}
-	check(t, "operator list, no grant", op.get("/console/support"), http.StatusOK, []string{"No organization grants support access now."}, []string{"Acme"})
+	check(t, "operator list, no grant", op.get("/console/support"), http.StatusOK,
+		[]string{"No organization grants support access now.", `data-testid="nav-support"`}, []string{"Acme"})
+	check(t, "no support link for others", bob.get("/console/apps"), http.StatusOK, nil, []string{`data-testid="nav-support"`})
 	check(t, "not an operator", bob.get("/console/support"), http.StatusNotFound, nil, nil)
 
 	// Grants: 1 hour to 7 days.
