@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/likeness/likeness"
@@ -21,13 +22,19 @@ const orgUsage = "usage: likeness org restore --data DIR --org ORG_ID [--json]\n
 // runOrg is `likeness org restore`: the operator's way to undo an
 // organization's deletion within likeness.OrgRetention.
 func runOrg(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "restore" {
-		return usageError(orgUsage)
-	}
 	fs := flag.NewFlagSet("org restore", flag.ContinueOnError)
 	data := fs.String("data", "", "data directory (embedded store)")
 	org := fs.String("org", "", "ID of the deleted organization (org_…, in the deletion's audit entry and export)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" || a == "help" }) {
+		fmt.Fprintln(stdout, orgUsage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return nil
+	}
+	if len(args) == 0 || args[0] != "restore" {
+		return usageError(orgUsage)
+	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}

@@ -50,6 +50,11 @@ func TestOrgRestoreCommand(t *testing.T) {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
 	}
+	for _, args := range [][]string{{"--help"}, {"restore", "--help"}, {"restore", "-h"}} {
+		if out, err := org(args...); err != nil || !strings.Contains(out, "likeness org restore") || !strings.Contains(out, "-org") {
+			t.Errorf("%v: %v %q", args, err, out)
+		}
+	}
 	if _, err := org("restore", "--data", dir, "--org", "org_nope"); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("unknown organization: %v", err)
 	}
