@@ -27,7 +27,7 @@ Usage:
         [--trusted-proxies CIDRS] [--geoip-db FILE] [--country-header NAME]
         [--console-signup first|open|off] [--webhook-allow-private]
         [--vector-store embedded|weaviate --weaviate-url URL --weaviate-api-key-file FILE]
-        [--tls-cert FILE --tls-key FILE [--http-redirect-addr HOST:PORT]]  (SIGHUP reloads the certificate)
+        [--tls-cert FILE --tls-key FILE | --acme-domain NAME [--acme-email E]] [--http-redirect-addr HOST:PORT]
   likeness app create --data DIR --name NAME --origin URL [--webhook-url URL] [--json]
   likeness audit verify --data DIR              check every audit chain (exit 1 when broken)
   likeness admin create --data DIR --email E [--password-file F]  make a console account (password on stdin)

@@ -89,7 +89,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer ln.Close()
-	ln, stopTLS, err := tc.listen(ctx, ln, publicURL, log)
+	ln, stopTLS, err := tc.listen(ctx, ln, publicURL, *data, log)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/acme"
 )
 
 // certReloader serves one certificate and key pair and swaps it
@@ -53,9 +55,8 @@ func (r *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 // serverTLSConfig is TLS 1.2 at least, and for 1.2 only forward-secret
 // AEAD suites (TLS 1.3's suites are all modern and not configurable).
 func serverTLSConfig(r *certReloader) *tls.Config {
-	return &tls.Config{
-		MinVersion:     tls.VersionTLS12,
-		GetCertificate: r.GetCertificate,
+	c := &tls.Config{
+		MinVersion: tls.VersionTLS12,
 		CipherSuites: []uint16{
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
@@ -67,6 +68,10 @@ func serverTLSConfig(r *certReloader) *tls.Config {
 		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384},
 		NextProtos:       []string{"http/1.1"}, // the widget's WebSocket needs HTTP/1.1
 	}
+	if r != nil {
+		c.GetCertificate = r.GetCertificate
+	}
+	return c
 }
 
 // reloadOnSIGHUP reloads r at every SIGHUP until the returned stop is
@@ -108,14 +113,14 @@ func redirectToHTTPS(base string) http.Handler {
 	})
 }
 
-// serveRedirect runs the HTTP→HTTPS redirect listener on addr until ctx
-// ends; the returned wait blocks until it has stopped.
-func serveRedirect(ctx context.Context, addr, base string, log *slog.Logger) (wait func(), err error) {
+// serveRedirect runs the HTTP→HTTPS redirect listener (h) on addr until
+// ctx ends; the returned wait blocks until it has stopped.
+func serveRedirect(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (wait func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--http-redirect-addr: %w", err)
 	}
-	srv := &http.Server{Handler: redirectToHTTPS(base), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	done := make(chan struct{})
 	go func() {
@@ -136,6 +141,7 @@ func serveRedirect(ctx context.Context, addr, base string, log *slog.Logger) (wa
 // tlsOptions are serve's TLS flags.
 type tlsOptions struct {
 	cert, key, redirectAddr *string
+	acme                    acmeOptions // acme.go
 }
 
 // tlsFlags registers --tls-cert, --tls-key and --http-redirect-addr.
@@ -143,42 +149,76 @@ func tlsFlags(fs *flag.FlagSet) tlsOptions {
 	return tlsOptions{
 		cert:         fs.String("tls-cert", "", "serve HTTPS with this PEM certificate chain (reloaded on SIGHUP)"),
 		key:          fs.String("tls-key", "", "the PEM private key of --tls-cert"),
-		redirectAddr: fs.String("http-redirect-addr", "", "also listen on HOST:PORT for plain HTTP and redirect it to HTTPS (needs --tls-cert)"),
+		redirectAddr: fs.String("http-redirect-addr", "", "also listen on HOST:PORT for plain HTTP and redirect it to HTTPS (needs --tls-cert or --acme-domain); it answers ACME HTTP-01 challenges too"),
+		acme: acmeOptions{
+			domains:   fs.String("acme-domain", "", "obtain and renew certificates by ACME for these comma-separated DNS names (instead of --tls-cert)"),
+			email:     fs.String("acme-email", "", "contact address for the ACME account (expiry notices)"),
+			directory: fs.String("acme-directory", acme.LetsEncryptURL, "ACME directory URL"),
+			caFile:    fs.String("acme-ca-file", "", "PEM roots to trust for a private ACME directory (default: the system roots)"),
+		},
 	}
 }
 
 // listen wraps ln in TLS when asked, sets the default public URL
 // (http:// or https:// and the listening address), and starts the SIGHUP
 // reload and the redirect listener; stop ends both.
-func (o tlsOptions) listen(ctx context.Context, ln net.Listener, publicURL *string, log *slog.Logger) (net.Listener, func(), error) {
+func (o tlsOptions) listen(ctx context.Context, ln net.Listener, publicURL *string, dataDir string, log *slog.Logger) (net.Listener, func(), error) {
 	if (*o.cert == "") != (*o.key == "") {
 		return nil, nil, usageError("--tls-cert and --tls-key go together")
 	}
-	if *o.cert == "" {
+	if *o.cert != "" && o.acme.enabled() {
+		return nil, nil, usageError("--acme-domain replaces --tls-cert and --tls-key: give one or the other")
+	}
+	if *o.cert == "" && !o.acme.enabled() {
 		if *o.redirectAddr != "" {
-			return nil, nil, usageError("--http-redirect-addr needs --tls-cert and --tls-key")
+			return nil, nil, usageError("--http-redirect-addr needs --tls-cert and --tls-key, or --acme-domain")
 		}
 		if *publicURL == "" {
 			*publicURL = "http://" + ln.Addr().String()
 		}
 		return ln, func() {}, nil
 	}
-	r, err := newCertReloader(*o.cert, *o.key)
-	if err != nil {
-		return nil, nil, err
+	var (
+		cfg        *tls.Config
+		stopReload = func() {}
+		wrap       = func(h http.Handler) http.Handler { return h }
+	)
+	if o.acme.enabled() {
+		m, err := o.acme.manager(dataDir)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg = serverTLSConfig(nil)
+		cfg.GetCertificate = m.GetCertificate
+		cfg.NextProtos = append(cfg.NextProtos, acme.ALPNProto) // TLS-ALPN-01 challenges
+		wrap = m.HTTPHandler                                    // HTTP-01 challenges on the redirect listener
+		if *publicURL == "" {
+			host := strings.TrimSpace(strings.Split(*o.acme.domains, ",")[0])
+			if _, port, _ := net.SplitHostPort(ln.Addr().String()); port != "443" {
+				host = net.JoinHostPort(host, port)
+			}
+			*publicURL = "https://" + host
+		}
+	} else {
+		r, err := newCertReloader(*o.cert, *o.key)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg = serverTLSConfig(r)
+		stopReload = reloadOnSIGHUP(r, log)
 	}
 	if *publicURL == "" {
 		*publicURL = "https://" + ln.Addr().String()
 	}
-	stopReload := reloadOnSIGHUP(r, log)
 	ctx, cancel := context.WithCancel(ctx)
 	wait := func() {}
 	if *o.redirectAddr != "" {
-		if wait, err = serveRedirect(ctx, *o.redirectAddr, *publicURL, log); err != nil {
+		var err error
+		if wait, err = serveRedirect(ctx, *o.redirectAddr, wrap(redirectToHTTPS(*publicURL)), log); err != nil {
 			cancel()
 			stopReload()
 			return nil, nil, err
 		}
 	}
-	return tls.NewListener(ln, serverTLSConfig(r)), func() { cancel(); wait(); stopReload() }, nil
+	return tls.NewListener(ln, cfg), func() { cancel(); wait(); stopReload() }, nil
 }

@@ -298,6 +298,10 @@ func TestServeTLSFlags(t *testing.T) {
 		{[]string{"--http-redirect-addr", "127.0.0.1:0"}, true, "needs --tls-cert"},
 		{[]string{"--tls-cert", filepath.Join(dir, "missing.pem"), "--tls-key", keyFile}, false, "missing.pem"},
 		{[]string{"--tls-cert", certFile, "--tls-key", other + ".key"}, false, "private key does not match"},
+		{[]string{"--tls-cert", certFile, "--tls-key", keyFile, "--acme-domain", "faces.example.com"}, true, "one or the other"},
+		{[]string{"--acme-domain", "localhost"}, true, "public DNS name"},
+		{[]string{"--acme-domain", "faces.example.com", "--acme-ca-file", filepath.Join(dir, "none.pem")}, false, "none.pem"},
+		{[]string{"--acme-domain", "faces.example.com", "--acme-ca-file", keyFile}, true, "no PEM certificate"},
 	} {
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 		o := tlsFlags(fs)
@@ -309,7 +313,7 @@ func TestServeTLSFlags(t *testing.T) {
 			t.Fatal(err)
 		}
 		url := ""
-		_, _, err = o.listen(context.Background(), ln, &url, nil)
+		_, _, err = o.listen(context.Background(), ln, &url, dir, nil)
 		ln.Close()
 		var ue usageError
 		if err == nil || errors.As(err, &ue) != tc.usage || !strings.Contains(err.Error(), tc.want) {
