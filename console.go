@@ -30,6 +30,11 @@ type User struct {
 	SessionVersion int
 	CreatedAt      time.Time
 	LastSignInAt   *time.Time
+
+	// Operator marks an account of the people who run the server (`likeness
+	// admin create --operator`): it sees an organization it is not a member
+	// of only while that organization grants support access.
+	Operator bool
 }
 
 // Membership is a user's role in an organization.

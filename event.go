@@ -21,6 +21,8 @@ const (
 	ReasonConsole     = "console"
 	ReasonSelfService = "self_service"
 	ReasonRetention   = "retention"
+	// ReasonAccountDeleted: the whole organization was deleted (account.go).
+	ReasonAccountDeleted = "account_deleted"
 )
 
 // Event is something that happened to an application's data. It never

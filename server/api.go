@@ -40,6 +40,11 @@ type APIStore interface {
 	ExportApp(ctx context.Context, appID string) (*likeness.Export, error)
 	AddUsage(ctx context.Context, recs []likeness.UsageRecord) error
 	Usage(ctx context.Context, appID string, since time.Time) ([]likeness.UsageRecord, error)
+	// Organization deletion (api_org.go).
+	Organization(ctx context.Context, orgID string) (*likeness.Organization, error)
+	ExportOrg(ctx context.Context, orgID string) (*likeness.AccountExport, error)
+	DeleteOrg(ctx context.Context, orgID string) (*likeness.OrgDeletion, error)
+	Audit(ctx context.Context, e likeness.AuditEntry) error
 }
 
 // API key roles.
@@ -79,6 +84,8 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 		{http.MethodGet, "/v1/audit", s.handleAudit, true},
 		{http.MethodGet, "/v1/export", s.handleExport, false},
 		{http.MethodGet, "/v1/usage", s.handleUsage, false},
+		{http.MethodGet, "/v1/organization/export", s.handleExportOrg, true}, // api_org.go
+		{http.MethodDelete, "/v1/organization", s.handleDeleteOrg, true},
 	}
 	if s.cfg.Webhooks != nil {
 		routes = append(routes, s.webhookRoutes()...)

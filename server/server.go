@@ -243,7 +243,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// securityHeaders sets the headers every reply carries.
+// securityHeaders sets the headers every reply carries, and HSTS on
+// every reply served over TLS.
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
@@ -251,6 +252,9 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if c.Request().TLS != nil { // served over TLS by this binary (a TLS proxy sets its own)
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
 		return next(c)
 	}
 }

@@ -26,6 +26,11 @@ type Chrome struct {
 	Flash   string // a confirmation, shown once after a redirect
 	Error   string // a problem with the last form, shown above the content
 	Version string
+
+	// Support: an operator reads this page under a support access grant.
+	Support bool
+	// Operator: the signed-in account is an operator (support.go).
+	Operator bool
 }
 
 // OrgLink names an organization the account belongs to, with its role.

@@ -126,7 +126,7 @@ func formError(err error) (int, bool) {
 func (h *Handler) chrome(c echo.Context, title string) templates.Chrome {
 	ch := templates.Chrome{Title: title, Assets: h.assets.urls, Version: h.cfg.ProductVersion}
 	if s := currentSession(c); s != nil {
-		ch.User, ch.CSRF = s.user.Email, s.csrf
+		ch.User, ch.CSRF, ch.Operator = s.user.Email, s.csrf, s.user.Operator
 		if ms, err := h.store.Memberships(c.Request().Context(), s.user.ID); err == nil {
 			for _, m := range ms {
 				ch.Orgs = append(ch.Orgs, templates.OrgLink{ID: m.Org.ID, Name: m.Org.Name, Role: m.Role})
@@ -135,7 +135,10 @@ func (h *Handler) chrome(c echo.Context, title string) templates.Chrome {
 	}
 	if msg, ok := doneMessages[c.QueryParam("done")]; ok {
 		ch.Flash = msg
+	} else if msg, ok := accountDone(c.QueryParam("done")); ok { // account.go
+		ch.Flash = msg
 	}
+	ch.Support = underSupport(c) // support.go
 	return ch
 }
 

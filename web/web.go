@@ -114,6 +114,8 @@ type Store interface {
 	AppStore
 	FaceStore
 	likeness.WebhookService
+	DeletionStore // account.go
+	SupportStore  // support.go
 }
 
 // Notices edits consent notices; consent.Service implements it.
@@ -264,6 +266,9 @@ func (h *Handler) Mount(e *echo.Echo) {
 	page(http.MethodPost, "/console/signout", h.handleSignOut, signedIn...)
 	page(http.MethodGet, "/console/account", h.handleAccount, signedIn...)
 	page(http.MethodPost, "/console/account/password", h.handlePassword, signedIn...)
+	page(http.MethodGet, "/console/account/delete", h.handleDeleteAccountPage, signedIn...) // account.go
+	page(http.MethodPost, "/console/account/delete", h.handleDeleteAccount, signedIn...)
+	page(http.MethodGet, "/console/support", h.handleSupportList, signedIn...) // support.go: operators only
 
 	page(http.MethodGet, "/console/apps", h.handleApps, signedIn...)
 	page(http.MethodPost, "/console/apps", h.handleCreateApp, signedIn...)
@@ -306,6 +311,12 @@ func (h *Handler) Mount(e *echo.Echo) {
 	org(http.MethodPost, "/members/:uid/role", likeness.OrgAdmin, h.handleMemberRole)
 	org(http.MethodPost, "/members/:uid/remove", likeness.OrgAdmin, h.handleRemoveMember)
 	org(http.MethodGet, "/audit", likeness.OrgOwner, h.handleAudit)
+	org(http.MethodGet, "/export", likeness.OrgOwner, h.handleExportOrg) // account.go
+	org(http.MethodGet, "/delete", likeness.OrgOwner, h.handleDeleteOrgPage)
+	org(http.MethodPost, "/delete", likeness.OrgOwner, h.handleDeleteOrg)
+	org(http.MethodGet, "/support", likeness.OrgOwner, h.handleSupport) // support.go
+	org(http.MethodPost, "/support", likeness.OrgOwner, h.handleGrantSupport)
+	org(http.MethodPost, "/support/:gid/revoke", likeness.OrgOwner, h.handleRevokeSupport)
 
 	// An invitation link carries its secret in the query string, which is
 	// never logged.

@@ -55,8 +55,9 @@ func checkSignUp(signUp string) error {
 	return usageError(fmt.Sprintf("--console-signup must be %s, %s or %s, not %q", web.SignUpFirst, web.SignUpOpen, web.SignUpOff, signUp))
 }
 
-const adminUsage = "usage: likeness admin create --data DIR --email EMAIL [--password-file FILE] [--org NAME] [--claim-unowned=false] [--json]\n" +
-	"  (without --password-file the password is read from standard input)"
+const adminUsage = "usage: likeness admin create --data DIR --email EMAIL [--password-file FILE] [--org NAME] [--claim-unowned=false] [--operator] [--json]\n" +
+	"  (without --password-file the password is read from standard input)\n" +
+	"  --operator makes a server operator's account: it reads an organization's console pages only while that organization grants support access"
 
 // runAdmin makes a console account from the command line: the first
 // account of a server whose sign-up is closed, or a way back in.
@@ -72,6 +73,7 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	publicURL := fs.String("public-url", "", "the server's URL, for the sign-in address printed (default: the one likeness serve last ran with on --data)")
 	claim := fs.Bool("claim-unowned", true, "also make the account owner of every organization with no member (applications made by likeness app create)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	operator := fs.Bool("operator", false, "make a server operator: sees an organization only while it grants support access (read-only, audited)")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -109,6 +111,12 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		return err
 	}
+	if *operator { // support.go's rules: no organization's data without its grant
+		if err := db.SetOperator(actx, u.ID, true); err != nil {
+			return err
+		}
+		*claim = false
+	}
 	claimed := 0
 	if *claim {
 		if claimed, err = db.ClaimUnownedOrgs(actx, u.ID); err != nil {
@@ -126,7 +134,7 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(map[string]any{"userId": u.ID, "email": u.Email, "orgId": m.Org.ID,
-			"orgName": m.Org.Name, "claimedOrganizations": claimed, "createdAt": u.CreatedAt.Format(time.RFC3339),
+			"orgName": m.Org.Name, "claimedOrganizations": claimed, "operator": *operator, "createdAt": u.CreatedAt.Format(time.RFC3339),
 			"signInUrl": signIn})
 	}
 	fmt.Fprintf(stdout, "account %s created, owner of the organization %q\n", u.Email, m.Org.Name)

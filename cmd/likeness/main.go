@@ -31,9 +31,11 @@ Usage:
         [--trusted-proxies CIDRS] [--geoip-db FILE] [--country-header NAME]
         [--console-signup first|open|off] [--webhook-allow-private]
         [--vector-store embedded|weaviate --weaviate-url URL --weaviate-api-key-file FILE]
+        [--tls-cert FILE --tls-key FILE | --acme-domain NAME [--acme-email E]] [--http-redirect-addr HOST:PORT]
   likeness app create --data DIR --name NAME --origin URL [--webhook-url URL] [--json]
   likeness audit verify --data DIR              check every audit chain (exit 1 when broken)
   likeness admin create --data DIR --email E [--password-file F]  make a console account (password on stdin)
+  likeness org restore --data DIR --org ID      undo an organization's deletion within 90 days (no biometrics)
   likeness eval  --faces DIR [--json]          evaluate the engine on a labelled face set
   likeness bench engine [--faces DIR] [--json]  time the engine on one core
   likeness bench index --store embedded|weaviate --n N [--json]  vector index speed, recall, memory
@@ -94,6 +96,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runAdmin(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
+	case "org":
+		return runOrg(ctx, args[1:], stdout, stderr) // org.go
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
 	case "bench":

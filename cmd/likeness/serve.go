@@ -79,6 +79,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	proxies := fs.String("trusted-proxies", os.Getenv("LIKENESS_TRUSTED_PROXIES"), "comma-separated proxy addresses or CIDRs whose X-Forwarded-For and country header are believed")
 	geoDB := fs.String("geoip-db", os.Getenv("LIKENESS_GEOIP_DB"), "MaxMind DB file (GeoLite2/GeoIP2 Country or City) for allowedCountries")
 	countryHeader := fs.String("country-header", os.Getenv("LIKENESS_COUNTRY_HEADER"), "header with the client's country set by a trusted proxy, e.g. CF-IPCountry")
+	tc := tlsFlags(fs) // tls.go
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -94,9 +95,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer ln.Close()
-	if *publicURL == "" {
-		*publicURL = "http://" + ln.Addr().String()
+	ln, stopTLS, err := tc.listen(ctx, ln, publicURL, *data, log)
+	if err != nil {
+		return err
 	}
+	defer stopTLS()
 	vi, closeVI, err := vc.open(ctx, log)
 	if err != nil {
 		return err
@@ -135,6 +138,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	purgeDone := make(chan struct{})
 	go func() { defer close(purgeDone); runPurges(purgeCtx, db, log, time.Hour) }()
 	defer func() { stopPurge(); <-purgeDone }()
+	orgJobsDone := make(chan struct{})
+	go func() { defer close(orgJobsDone); runOrgJobs(purgeCtx, db, log, time.Minute) }() // org.go
+	defer func() { stopPurge(); <-orgJobsDone }()
 	if *demo {
 		app, err := demoApp(ctx, db, *publicURL, ln.Addr().(*net.TCPAddr).Port)
 		if err != nil {

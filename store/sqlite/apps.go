@@ -172,7 +172,19 @@ func scanApp(row interface{ Scan(...any) error }) (*likeness.Application, error)
 // AppByPublicID returns the application with that public ID. ENOTFOUND when
 // there is none.
 func (db *DB) AppByPublicID(ctx context.Context, publicID string) (*likeness.Application, error) {
-	return db.appWhere(ctx, "public_id", publicID)
+	app, err := db.appWhere(ctx, "public_id", publicID)
+	if err != nil {
+		return nil, err
+	}
+	// The widget, the privacy page and the console find no application of
+	// a deleted organization (orgs.go).
+	if ok, err := db.orgInUse(ctx, app.OrgID); err != nil || !ok {
+		if err == nil {
+			err = likeness.Errorf(likeness.ENOTFOUND, "Application not found.")
+		}
+		return nil, err
+	}
+	return app, nil
 }
 
 // AppByID returns the application with that internal ID. ENOTFOUND when

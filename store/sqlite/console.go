@@ -56,7 +56,7 @@ func checkRole(role string) error {
 	return likeness.Errorf(likeness.EINVALID, "Role must be owner, admin or viewer.")
 }
 
-const userColumns = `id, email, password_hash, must_change_password, session_version, created_at, last_sign_in_at`
+const userColumns = `id, email, password_hash, must_change_password, session_version, created_at, last_sign_in_at, operator`
 
 func scanUser(row interface{ Scan(...any) error }) (*likeness.User, error) {
 	var (
@@ -64,7 +64,7 @@ func scanUser(row interface{ Scan(...any) error }) (*likeness.User, error) {
 		created int64
 		last    sql.NullInt64
 	)
-	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.MustChangePassword, &u.SessionVersion, &created, &last); err != nil {
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.MustChangePassword, &u.SessionVersion, &created, &last, &u.Operator); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.LastSignInAt = fromMS(created), nullTime(last)
@@ -153,9 +153,10 @@ func (db *DB) insertMemberTx(ctx context.Context, tx *sql.Tx, m *likeness.Member
 		Details: detailsJSON(map[string]any{"email": m.Email, "role": m.Role})})
 }
 
-// User returns a console account. ENOTFOUND when there is none.
+// User returns a console account. ENOTFOUND when there is none, or when
+// it is disabled with its deleted organizations (orgs.go).
 func (db *DB) User(ctx context.Context, id string) (*likeness.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM console_users WHERE id = ?`, id))
+	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM console_users WHERE id = ?`+userEnabled, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errUserNotFound()
 	}
@@ -166,13 +167,13 @@ func (db *DB) User(ctx context.Context, id string) (*likeness.User, error) {
 }
 
 // UserByEmail returns the console account with that email address (compared
-// in lower case). ENOTFOUND when there is none.
+// in lower case). ENOTFOUND when there is none, or when it is disabled.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*likeness.User, error) {
 	e, err := normEmail(email)
 	if err != nil {
 		return nil, errUserNotFound()
 	}
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM console_users WHERE email = ?`, e))
+	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM console_users WHERE email = ?`+userEnabled, e))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errUserNotFound()
 	}
@@ -218,7 +219,8 @@ const memberQuery = `SELECT o.id, o.name, o.created_at, m.user_id, u.email, m.ro
 	FROM org_members m JOIN organizations o ON o.id = m.org_id JOIN console_users u ON u.id = m.user_id`
 
 func (db *DB) members(ctx context.Context, where string, args ...any) ([]*likeness.Membership, error) {
-	rows, err := db.r.QueryContext(ctx, memberQuery+` WHERE `+where, args...)
+	// A deleted organization has no members until it is restored (orgs.go).
+	rows, err := db.r.QueryContext(ctx, memberQuery+` WHERE o.deleted_at IS NULL AND `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: members: %w", err)
 	}

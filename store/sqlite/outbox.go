@@ -157,7 +157,8 @@ func (db *DB) emitTx(ctx context.Context, tx *sql.Tx, ev likeness.Event) error {
 
 func isDeletionReason(r string) bool {
 	switch r {
-	case likeness.ReasonAPI, likeness.ReasonConsole, likeness.ReasonSelfService, likeness.ReasonRetention:
+	case likeness.ReasonAPI, likeness.ReasonConsole, likeness.ReasonSelfService, likeness.ReasonRetention,
+		likeness.ReasonAccountDeleted:
 		return true
 	}
 	return false
