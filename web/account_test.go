@@ -42,9 +42,7 @@ func TestDeleteOrganization(t *testing.T) {
 	ann := e.signUp("ann@example.com", "Acme")
 	org := e.org("ann@example.com")
 	bob := e.signUp("bob@example.com", "Bob's")
-	if _, err := e.db.AddMember(ctx, org, "bob@example.com", likeness.OrgAdmin); err != nil {
-		t.Fatal(err)
-	}
+	bob = e.join(ann, org, "bob@example.com", likeness.OrgAdmin, bob)
 	app, sec := e.app(org, "Shop")
 	if _, err := e.db.CreateWebhookEndpoint(ctx, app.ID, likeness.WebhookEndpointCreate{URL: "https://hooks.example/in"}); err != nil {
 		t.Fatal(err)
@@ -142,13 +140,11 @@ func TestDeleteOrganization(t *testing.T) {
 func TestDeleteOwnAccount(t *testing.T) {
 	e := newEnv(t, openSignUps)
 	ctx := context.Background()
-	e.signUp("ann@example.com", "Acme")
+	ann := e.signUp("ann@example.com", "Acme")
 	acme := e.org("ann@example.com")
 	cy := e.signUp("cy@example.com", "Cy")
 	cyOrg := e.org("cy@example.com")
-	if _, err := e.db.AddMember(ctx, acme, "cy@example.com", likeness.OrgViewer); err != nil {
-		t.Fatal(err)
-	}
+	cy = e.join(ann, acme, "cy@example.com", likeness.OrgViewer, cy)
 	check(t, "account page", cy.get("/console/account"), http.StatusOK, []string{`href="/console/account/delete"`}, nil)
 	check(t, "sole owner", cy.get("/console/account/delete"), http.StatusOK, []string{"You are the only owner of", "Cy</a>"},
 		[]string{`action="/console/account/delete"`})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/store/sqlite"
 )
 
 // TestDeleteOrg: deleting an organization erases every face, image, vector
@@ -53,11 +54,15 @@ func TestDeleteOrg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AddMember(ctx, org, viewer.Email, likeness.OrgViewer); err != nil {
+	if _, tok, err := db.CreateInvitation(ctx, org, viewer.Email, likeness.OrgViewer, owner.ID, time.Hour); err != nil {
+		t.Fatal(err)
+	} else if _, err := db.AcceptInvitation(ctx, tok, viewer.ID); err != nil {
 		t.Fatal(err)
 	}
 	// A member only of this organization: purged with it.
-	if _, err := db.CreateMember(ctx, org, "only@shop.example", "x", likeness.OrgAdmin); err != nil {
+	if _, tok, err := db.CreateInvitation(ctx, org, "only@shop.example", likeness.OrgAdmin, owner.ID, time.Hour); err != nil {
+		t.Fatal(err)
+	} else if _, _, err := db.AcceptInvitationNewAccount(ctx, tok, "x"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -287,10 +292,7 @@ func TestDeleteUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := db.CreateMember(ctx, m.Org.ID, "b@x.example", "x", likeness.OrgViewer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := joinNew(t, db, m.Org.ID, "b@x.example", likeness.OrgViewer, owner.ID)
 	wantCode(t, db.DeleteUser(ctx, owner.ID), likeness.EPRECONDITION)
 	if err := db.DeleteUser(ctx, other.UserID); err != nil {
 		t.Fatal(err)
@@ -298,7 +300,7 @@ func TestDeleteUser(t *testing.T) {
 	if _, err := db.User(ctx, other.UserID); likeness.ErrorCode(err) != likeness.ENOTFOUND {
 		t.Errorf("deleted account: %v", err)
 	}
-	if _, err := db.CreateMember(ctx, m.Org.ID, "c@x.example", "x", likeness.OrgOwner); err != nil {
+	if joinNew(t, db, m.Org.ID, "c@x.example", likeness.OrgOwner, owner.ID) == nil {
 		t.Fatal(err)
 	}
 	if err := db.DeleteUser(ctx, owner.ID); err != nil {
@@ -318,4 +320,19 @@ func TestDeleteUser(t *testing.T) {
 	if n != 2 {
 		t.Errorf("%d account deletions audited, want 2", n)
 	}
+}
+
+// joinNew invites email into org as role and accepts by making the
+// account: the one way a new member joins.
+func joinNew(t *testing.T, db *sqlite.DB, org, email, role, by string) *likeness.Membership {
+	t.Helper()
+	_, tok, err := db.CreateInvitation(ctx, org, email, role, by, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, m, err := db.AcceptInvitationNewAccount(ctx, tok, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
