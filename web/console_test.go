@@ -69,7 +69,7 @@ func TestApplicationLifecycle(t *testing.T) {
 			http.StatusBadRequest, []string{"privacyPolicyUrl must be an absolute https:// (or http://) URL"}},
 		{"security", "/security", url.Values{"pin": {"required"}, "pinMinLength": {"6"}, "minimumAge": {"21"}, "liveness": {"strict"},
 			"allowedCountries": {"fr, be"}, "preventMinors": {"on"}, "uniquePins": {"on"}, "maxFalseAcceptRate": {"1e-05"},
-			"privacyPolicyUrl": {" https://shop.example/privacy "},
+			"privacyPolicyUrl":       {" https://shop.example/privacy "},
 			"sessionsPerIpPerMinute": {"10"}, "sessionsPerAppPerMinute": {"600"}, "maxFailedAuth": {"3"}, "lockoutMinutes": {"60"}},
 			http.StatusSeeOther, nil},
 		{"bad target", "/security", url.Values{"pin": {"off"}, "pinMinLength": {"4"}, "minimumAge": {"18"}, "liveness": {"standard"},
