@@ -232,19 +232,33 @@ func (s *Server) handleEnrollFace(c echo.Context) error {
 	if err := s.validConsent(in.Consent); err != nil {
 		return err
 	}
+	set, err := s.cfg.Policy.Settings(ctx, p.App.ID)
+	if err != nil {
+		return err
+	}
+	want := engine.WantEmbedding
+	if set.PreventMinors {
+		want |= engine.WantAge
+	}
 	embs := make([][]float32, len(images))
+	ages := make([]engine.AgeFrame, len(images))
 	for i, b := range images {
-		f, err := s.oneFace(ctx, fmt.Sprintf("images[%d]", i), b, engine.WantEmbedding)
+		f, err := s.oneFace(ctx, fmt.Sprintf("images[%d]", i), b, want)
 		if err != nil {
 			return err
 		}
-		embs[i] = f.Embedding
+		embs[i], ages[i] = f.Embedding, f.AgeFrame()
 	}
 	for i := range embs {
 		for j := i + 1; j < len(embs); j++ {
 			if !engine.Matches(engine.Similarity(embs[i], embs[j])) {
 				return likeness.Errorf(likeness.EINVALID, "images[%d] and images[%d] show different people.", i, j)
 			}
+		}
+	}
+	if set.PreventMinors {
+		if err := minorsError(engine.DecideAge(ages, set.MinimumAge)); err != nil {
+			return err
 		}
 	}
 	tmpl := meanUnit(embs)

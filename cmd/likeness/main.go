@@ -31,6 +31,8 @@ Usage:
   likeness audit verify --data DIR              check every audit chain (exit 1 when broken)
   likeness admin create --data DIR --email E [--password-file F]  make a console account (password on stdin)
   likeness eval  --faces DIR [--json]          evaluate the engine on a labelled face set
+  likeness eval  --age --faces DIR [--minimum-age N] [--cache FILE] [--json]
+                                               measure the age estimate and the minors gate (files <age>_….jpg)
   likeness bench engine [--faces DIR] [--json]  time the engine on one core
   likeness bench index --store embedded|weaviate --n N [--json]  vector index speed, recall, memory
   likeness bench load --n 1,10,50,100 [--faces DIR] [--json]    concurrent widget sessions against serve
@@ -120,17 +122,27 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg := engineFlags(fs)
 	faces := fs.String("faces", "", "face set directory (labels.csv, pairs.csv)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	age := fs.Bool("age", false, "measure the age estimate and the minors gate on files named <age>_….jpg")
+	minAge := fs.Int("minimum-age", 18, "with --age: the minimum age the gate is measured at")
+	cache := fs.String("cache", filepath.Join(os.TempDir(), "likeness-age-cache.json"),
+		"with --age: model outputs of files already measured (empty: none)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *faces == "" {
 		return usageError("eval needs --faces DIR")
 	}
+	if *age && (*minAge < 13 || *minAge > 99) {
+		return usageError("--minimum-age must be 13 to 99")
+	}
 	eng, err := engine.New(*cfg)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
+	if *age {
+		return evalAge(ctx, eng, *faces, *minAge, *cache, *asJSON, stdout)
+	}
 	rep, err := eval.Run(ctx, eng, *faces)
 	if err != nil {
 		return err
@@ -145,6 +157,28 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, c := range rep.Controls {
 		fmt.Fprintf(stdout, "control %s: %d faces\n", c.Path, c.Faces)
 	}
+	for _, e := range rep.Errors {
+		fmt.Fprintf(stdout, "error %s: %s\n", e.Path, e.Error)
+	}
+	return nil
+}
+
+// evalAge prints the age table and the minors gate's error rates.
+func evalAge(ctx context.Context, eng *engine.Engine, dir string, minAge int, cache string, asJSON bool, stdout io.Writer) error {
+	rep, err := eval.RunAge(ctx, eng, dir, minAge, cache)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(rep)
+	}
+	fmt.Fprintf(stdout, "%-6s %5s %6s %6s %6s %6s %8s\n", "band", "n", "mean", "p10", "p90", "MAE", "accepted")
+	for _, b := range rep.Bands {
+		fmt.Fprintf(stdout, "%-6s %5d %6.1f %6.1f %6.1f %6.1f %7.1f%%\n", b.Band, b.N, b.Mean, b.P10, b.P90, b.MAE, 100*b.AcceptRate)
+	}
+	s := rep.Summary
+	fmt.Fprintf(stdout, "minimum age %d (estimate ≥ %.1f): minors 13–17 accepted %.1f%%, children 0–12 accepted %.1f%%, adults 25+ refused %.1f%%\n",
+		s.MinimumAge, s.Threshold, 100*s.MinorsAccepted, 100*s.ChildrenAccepted, 100*s.AdultsRefused)
 	for _, e := range rep.Errors {
 		fmt.Fprintf(stdout, "error %s: %s\n", e.Path, e.Error)
 	}
