@@ -23,7 +23,7 @@ const (
 	ageMinSharpness = 40
 	// ageMaxTurn is the largest yaw or pitch (degrees): a turned face's
 	// embedding carries less of the face's shape.
-	ageMaxTurn = 25
+	ageMaxTurn = 30
 )
 
 // AgeFrame is what the minors gate needs of one frame.

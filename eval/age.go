@@ -190,25 +190,35 @@ func MeasureAge(ctx context.Context, eng *engine.Engine, dir string, names []str
 	return out, errs, nil
 }
 
-// RunAge measures the age estimate and the minors gate on a folder of faces
-// named "<age>_…" (as ../shared/age), deciding each face as a one-frame
-// session at minimumAge. See MeasureAge for cache.
-func RunAge(ctx context.Context, eng *engine.Engine, dir string, minimumAge int, cache string) (*AgeReport, error) {
+// LoadAge measures every file of dir named "<age>_…" (see MeasureAge) and
+// estimates each face's age with the engine's current fit.
+func LoadAge(ctx context.Context, eng *engine.Engine, dir, cache string) ([]AgeSample, []FileError, error) {
 	names, err := AgeFiles(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(names) == 0 {
-		return nil, errors.New("no files named <age>_… in " + dir)
+		return nil, nil, errors.New("no files named <age>_… in " + dir)
 	}
 	samples, errs, err := MeasureAge(ctx, eng, dir, names, cache)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range samples {
 		if f := samples[i].Frame; f != nil {
 			f.Age = engine.EstimateAge(samples[i].Embedding, f.SSR)
 		}
+	}
+	return samples, errs, nil
+}
+
+// RunAge measures the age estimate and the minors gate on a folder of faces
+// named "<age>_…" (as ../shared/age), deciding each face as a one-frame
+// session at minimumAge. See MeasureAge for cache.
+func RunAge(ctx context.Context, eng *engine.Engine, dir string, minimumAge int, cache string) (*AgeReport, error) {
+	samples, errs, err := LoadAge(ctx, eng, dir, cache)
+	if err != nil {
+		return nil, err
 	}
 	r := ScoreAge(samples, minimumAge)
 	if errs == nil {

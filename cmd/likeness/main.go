@@ -31,7 +31,7 @@ Usage:
   likeness audit verify --data DIR              check every audit chain (exit 1 when broken)
   likeness admin create --data DIR --email E [--password-file F]  make a console account (password on stdin)
   likeness eval  --faces DIR [--json]          evaluate the engine on a labelled face set
-  likeness eval  --age --faces DIR [--minimum-age N] [--cache FILE] [--json]
+  likeness eval  --age --faces DIR [--minimum-age N] [--cache FILE] [--fit FILE.go] [--json]
                                                measure the age estimate and the minors gate (files <age>_….jpg)
   likeness bench engine [--faces DIR] [--json]  time the engine on one core
   likeness bench index --store embedded|weaviate --n N [--json]  vector index speed, recall, memory
@@ -126,6 +126,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	minAge := fs.Int("minimum-age", 18, "with --age: the minimum age the gate is measured at")
 	cache := fs.String("cache", filepath.Join(os.TempDir(), "likeness-age-cache.json"),
 		"with --age: model outputs of files already measured (empty: none)")
+	fitOut := fs.String("fit", "", "with --age: fit the age readout, calibration and margin (eval/agefit.go), write them as Go to FILE, print the held-out rates")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -141,6 +142,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer eng.Close()
 	if *age {
+		if *fitOut != "" {
+			return fitAge(ctx, eng, *faces, *cache, *fitOut, stdout)
+		}
 		return evalAge(ctx, eng, *faces, *minAge, *cache, *asJSON, stdout)
 	}
 	rep, err := eval.Run(ctx, eng, *faces)
@@ -161,6 +165,28 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "error %s: %s\n", e.Path, e.Error)
 	}
 	return nil
+}
+
+// fitAge fits the age estimate on an age set, writes the Go table and
+// prints the fit's outer-cross-validated error.
+func fitAge(ctx context.Context, eng *engine.Engine, dir, cache, out string, stdout io.Writer) error {
+	samples, _, err := eval.LoadAge(ctx, eng, dir, cache)
+	if err != nil {
+		return err
+	}
+	fit, err := eval.FitAge(samples)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, []byte(fit.GoSource()), 0o644); err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(struct {
+		MarginRatio float64         `json:"marginRatio"`
+		Samples     int             `json:"samples"`
+		HeldOut     eval.AgeSummary `json:"heldOut"`
+		Bands       []eval.AgeBand  `json:"heldOutBands"`
+	}{fit.MarginRatio, fit.Samples, fit.HeldOut, fit.HeldOutBands})
 }
 
 // evalAge prints the age table and the minors gate's error rates.
