@@ -120,8 +120,10 @@ func AgeFiles(dir string) ([]string, error) {
 }
 
 // MeasureAge runs the engine over the named files of dir and returns one
-// sample per file. cache, when not empty, is a JSON file of earlier samples:
-// files already in it (same name and size) are not run again, and the
+// sample per file; a file that cannot be processed is also listed in the
+// errors. cache, when not empty, is a JSON file of earlier samples: files
+// already in it (same name and size) are not run again, their age is
+// re-estimated from the cached model outputs with the current fit, and the
 // updated cache is written back. It holds model outputs, never images.
 func MeasureAge(ctx context.Context, eng *engine.Engine, dir string, names []string, cache string) ([]AgeSample, []FileError, error) {
 	known := map[string]AgeSample{}
@@ -149,6 +151,9 @@ func MeasureAge(ctx context.Context, eng *engine.Engine, dir string, names []str
 			continue
 		}
 		if s, ok := known[name]; ok && s.Size == st.Size() && s.Age == age {
+			if s.Frame != nil {
+				s.Frame.Age = engine.EstimateAge(s.Embedding, s.Frame.SSR) // the current fit
+			}
 			out = append(out, s)
 			continue
 		}
@@ -158,7 +163,11 @@ func MeasureAge(ctx context.Context, eng *engine.Engine, dir string, names []str
 			if ctx.Err() != nil {
 				return nil, nil, ctx.Err()
 			}
+			// Listed, and kept as a face the gate cannot decide on (refused),
+			// as the product would.
 			errs = append(errs, FileError{Path: name, Error: describe(err)})
+			out = append(out, s)
+			fresh++
 			continue
 		}
 		s.Faces = len(faces)
@@ -190,8 +199,7 @@ func MeasureAge(ctx context.Context, eng *engine.Engine, dir string, names []str
 	return out, errs, nil
 }
 
-// LoadAge measures every file of dir named "<age>_…" (see MeasureAge) and
-// estimates each face's age with the engine's current fit.
+// LoadAge measures every file of dir named "<age>_…" (see MeasureAge).
 func LoadAge(ctx context.Context, eng *engine.Engine, dir, cache string) ([]AgeSample, []FileError, error) {
 	names, err := AgeFiles(dir)
 	if err != nil {
@@ -200,16 +208,7 @@ func LoadAge(ctx context.Context, eng *engine.Engine, dir, cache string) ([]AgeS
 	if len(names) == 0 {
 		return nil, nil, errors.New("no files named <age>_… in " + dir)
 	}
-	samples, errs, err := MeasureAge(ctx, eng, dir, names, cache)
-	if err != nil {
-		return nil, nil, err
-	}
-	for i := range samples {
-		if f := samples[i].Frame; f != nil {
-			f.Age = engine.EstimateAge(samples[i].Embedding, f.SSR)
-		}
-	}
-	return samples, errs, nil
+	return MeasureAge(ctx, eng, dir, names, cache)
 }
 
 // RunAge measures the age estimate and the minors gate on a folder of faces

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"os/signal"
@@ -124,14 +125,17 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	age := fs.Bool("age", false, "measure the age estimate and the minors gate on files named <age>_….jpg")
 	minAge := fs.Int("minimum-age", 18, "with --age: the minimum age the gate is measured at")
-	cache := fs.String("cache", filepath.Join(os.TempDir(), "likeness-age-cache.json"),
-		"with --age: model outputs of files already measured (empty: none)")
+	cache := fs.String("cache", "auto",
+		"with --age: JSON file of the model outputs of files already measured; auto: one per DIR in the temporary directory; none: no cache")
 	fitOut := fs.String("fit", "", "with --age: fit the age readout, calibration and margin (eval/agefit.go), write them as Go to FILE, print the held-out rates")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *faces == "" {
 		return usageError("eval needs --faces DIR")
+	}
+	if !*age && *fitOut != "" {
+		return usageError("--fit needs --age")
 	}
 	if *age && (*minAge < 13 || *minAge > 99) {
 		return usageError("--minimum-age must be 13 to 99")
@@ -142,6 +146,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer eng.Close()
 	if *age {
+		switch *cache {
+		case "none":
+			*cache = ""
+		case "auto":
+			abs, err := filepath.Abs(*faces)
+			if err != nil {
+				return err
+			}
+			*cache = filepath.Join(os.TempDir(), fmt.Sprintf("likeness-age-%08x.json", crc32.ChecksumIEEE([]byte(abs))))
+		}
 		if *fitOut != "" {
 			return fitAge(ctx, eng, *faces, *cache, *fitOut, stdout)
 		}
