@@ -354,9 +354,8 @@ func FitAge(samples []AgeSample) (*AgeFit, error) {
 	return fit, nil
 }
 
-// ageModel applies a fit to a sample (for held-out scoring), writing the
-// calibrated estimate into Frame.Estimate and the fold's threshold into
-// Frame.Threshold.
+// ageModel is one fold's fit; apply re-estimates a sample with it (into
+// Frame.Age) and gives the sample the fold's threshold, for held-out scoring.
 type ageModel struct {
 	w     []float64
 	bias  float64
