@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -109,7 +108,7 @@ func AgeFiles(dir string) ([]string, error) {
 	var out []string
 	for _, e := range ents {
 		n := strings.ToLower(e.Name())
-		if e.Type().IsRegular() && (strings.HasSuffix(n, ".jpg") || strings.HasSuffix(n, ".jpeg") || strings.HasSuffix(n, ".png")) {
+		if e.Type().IsRegular() && (strings.HasSuffix(n, ".jpg") || strings.HasSuffix(n, ".jpeg") || strings.HasSuffix(n, ".png") || strings.HasSuffix(n, ".webp")) {
 			if _, ok := AgeOf(e.Name()); ok {
 				out = append(out, e.Name())
 			}
@@ -124,7 +123,8 @@ func AgeFiles(dir string) ([]string, error) {
 // errors. cache, when not empty, is a JSON file of earlier samples: files
 // already in it (same name and size) are not run again, their age is
 // re-estimated from the cached model outputs with the current fit, and the
-// updated cache is written back. It holds model outputs, never images.
+// updated cache is written back (when it cannot be, the errors say so and
+// the samples are still returned). It holds model outputs, never images.
 func MeasureAge(ctx context.Context, eng *engine.Engine, dir string, names []string, cache string) ([]AgeSample, []FileError, error) {
 	known := map[string]AgeSample{}
 	if cache != "" {
@@ -193,7 +193,8 @@ func MeasureAge(ctx context.Context, eng *engine.Engine, dir string, names []str
 			return nil, nil, err
 		}
 		if err := os.WriteFile(cache, b, 0o600); err != nil {
-			return nil, nil, fmt.Errorf("age cache: %w", err)
+			// Not fatal: a cache that cannot be written only costs time.
+			errs = append(errs, FileError{Path: cache, Error: "the cache could not be written: " + describe(err)})
 		}
 	}
 	return out, errs, nil

@@ -78,3 +78,24 @@ func TestEvalAge(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalAgeCacheNotWritable: a cache that cannot be written is reported,
+// and the measurement still comes out.
+func TestEvalAgeCacheNotWritable(t *testing.T) {
+	src := filepath.Join("..", "..", "..", "shared", "age", "8_0_0_20170110220038315.jpg.chip.jpg")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Skipf("SKIP: the shared age set is absent (%v)", err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o600)
+	cache := filepath.Join(dir, "no-such-dir", "cache.json")
+	models, _ := filepath.Abs(filepath.Join("..", "..", "models"))
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"eval", "--age", "--faces", dir, "--json", "--cache", cache, "--models", models, "--workers", "1"}, &out, &errb); err != nil {
+		t.Fatalf("eval --age: %v", err)
+	}
+	if !strings.Contains(out.String(), `"children":1`) || !strings.Contains(out.String(), "cache could not be written") {
+		t.Fatalf("got %s", out.String())
+	}
+}
