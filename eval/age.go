@@ -22,6 +22,7 @@ type AgeSample struct {
 	Faces int              `json:"faces"`
 	Frame *engine.AgeFrame `json:"frame,omitempty"` // nil when no face was found
 	Size  int64            `json:"size"`            // file size, to invalidate the cache
+	Err   string           `json:"error,omitempty"` // why the file could not be processed
 	// Embedding is the face embedding the age readout is fitted on.
 	Embedding []float32 `json:"embedding,omitempty"`
 	threshold float64   // when not 0, the threshold of the fold's own fit
@@ -154,6 +155,9 @@ func MeasureAge(ctx context.Context, eng *engine.Engine, dir string, names []str
 			if s.Frame != nil {
 				s.Frame.Age = engine.EstimateAge(s.Embedding, s.Frame.SSR) // the current fit
 			}
+			if s.Err != "" {
+				errs = append(errs, FileError{Path: name, Error: s.Err})
+			}
 			out = append(out, s)
 			continue
 		}
@@ -165,7 +169,8 @@ func MeasureAge(ctx context.Context, eng *engine.Engine, dir string, names []str
 			}
 			// Listed, and kept as a face the gate cannot decide on (refused),
 			// as the product would.
-			errs = append(errs, FileError{Path: name, Error: describe(err)})
+			s.Err = describe(err)
+			errs = append(errs, FileError{Path: name, Error: s.Err})
 			out = append(out, s)
 			fresh++
 			continue

@@ -31,9 +31,21 @@ func TestEvalAge(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "noage.jpg"), []byte("x"), 0o600)
 	models, _ := filepath.Abs(filepath.Join("..", "..", "models"))
 	var out, errb bytes.Buffer
-	err := run(context.Background(), []string{"eval", "--age", "--faces", dir, "--json", "--cache", "none", "--models", models, "--workers", "1"}, &out, &errb)
-	if err != nil {
-		t.Fatalf("eval --age: %v\n%s", err, errb.String())
+	// Twice with a cache: the second run reads the model outputs back and
+	// must say the same.
+	cache := filepath.Join(t.TempDir(), "cache.json")
+	var first string
+	for i := 0; i < 2; i++ {
+		out.Reset()
+		err := run(context.Background(), []string{"eval", "--age", "--faces", dir, "--json", "--cache", cache, "--models", models, "--workers", "1"}, &out, &errb)
+		if err != nil {
+			t.Fatalf("eval --age: %v\n%s", err, errb.String())
+		}
+		if i == 0 {
+			first = out.String()
+		} else if out.String() != first {
+			t.Fatalf("the cached run differs:\n%s\n%s", first, out.String())
+		}
 	}
 	var rep struct {
 		Bands []struct {
