@@ -15,6 +15,24 @@ const (
 	LivenessStrict   = "strict"   // standard plus an active challenge (blink, turn)
 )
 
+// Bounds of Settings.MaxFalseAcceptRate. Below 1e-8 no calibration this
+// product can make is trustworthy; above 1% a face login is a coin toss for
+// an attacker who tries a hundred times.
+const (
+	DefaultMaxFalseAcceptRate = 1e-4
+	MinMaxFalseAcceptRate     = 1e-8
+	MaxMaxFalseAcceptRate     = 1e-2
+	// MaxPINLength is the longest PIN accepted anywhere.
+	MaxPINLength = 16
+)
+
+// ValidPIN reports whether pin is well formed for an application whose
+// PINs have at least minLength digits: digits only, minLength to
+// MaxPINLength of them.
+func ValidPIN(pin string, minLength int) bool {
+	return len(pin) >= minLength && len(pin) <= MaxPINLength && strings.Trim(pin, "0123456789") == ""
+}
+
 // Settings is an application's security policy, enforced on the server.
 // AllowedOrigins lives on Application.Origins.
 type Settings struct {
@@ -29,6 +47,11 @@ type Settings struct {
 	PreventMinors     bool     `json:"preventMinors"`
 	MinimumAge        int      `json:"minimumAge"` // with PreventMinors; 13–99
 	Liveness          string   `json:"liveness"`   // LivenessStandard or LivenessStrict
+	// MaxFalseAcceptRate is the target chance that a person who never
+	// enrolled is accepted as someone else in one attempt. Face-only login
+	// is allowed only while the collection's size lets the face meet it;
+	// beyond, a second factor completes the login (see package identify).
+	MaxFalseAcceptRate float64 `json:"maxFalseAcceptRate"`
 	// Widget sessions allowed per client IP and per application, per minute.
 	SessionsPerIPPerMinute  int `json:"sessionsPerIpPerMinute"`
 	SessionsPerAppPerMinute int `json:"sessionsPerAppPerMinute"`
@@ -42,7 +65,8 @@ type Settings struct {
 func DefaultSettings() Settings {
 	return Settings{
 		RejectEmptyOrigin: true, AllowedCountries: []string{}, PIN: PINOff, PINMinLength: 4, RejectWeakPINs: true,
-		MinimumAge: 18, Liveness: LivenessStandard, SessionsPerIPPerMinute: 30, SessionsPerAppPerMinute: 600,
+		PreventDuplicates: true, MinimumAge: 18, Liveness: LivenessStandard,
+		MaxFalseAcceptRate: DefaultMaxFalseAcceptRate, SessionsPerIPPerMinute: 30, SessionsPerAppPerMinute: 600,
 		MaxFailedAuth: 5, LockoutMinutes: 15,
 	}
 }
@@ -63,6 +87,9 @@ func (s *Settings) Validate() error {
 	}
 	if s.Liveness != LivenessStandard && s.Liveness != LivenessStrict {
 		return Errorf(EINVALID, "liveness must be standard or strict.")
+	}
+	if !(s.MaxFalseAcceptRate >= MinMaxFalseAcceptRate && s.MaxFalseAcceptRate <= MaxMaxFalseAcceptRate) {
+		return Errorf(EINVALID, "maxFalseAcceptRate must be between 1e-8 and 0.01.")
 	}
 	if s.SessionsPerIPPerMinute < 1 || s.SessionsPerIPPerMinute > 10000 {
 		return Errorf(EINVALID, "sessionsPerIpPerMinute must be 1 to 10000.")

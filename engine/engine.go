@@ -372,21 +372,14 @@ func (e *Engine) describe(w *worker, p *pyramid, f *Face, want Want) error {
 	return nil
 }
 
-// Embed returns the embedding of the one face in img. ENOFACE when there is
-// none, EMANYFACES when there are several.
+// Embed returns the embedding of the face img is about (Subject): ENOFACE
+// when there is none, EMANYFACES when several faces are of comparable size.
 func (e *Engine) Embed(ctx context.Context, img *Image) (*Face, error) {
 	faces, err := e.Analyze(ctx, img, WantEmbedding)
 	if err != nil {
 		return nil, err
 	}
-	switch len(faces) {
-	case 0:
-		return nil, likeness.Errorf(likeness.ENOFACE, "No face was found in the image.")
-	case 1:
-		return &faces[0], nil
-	default:
-		return nil, likeness.Errorf(likeness.EMANYFACES, "%d faces were found in the image; exactly one is required.", len(faces))
-	}
+	return Subject(faces)
 }
 
 // String describes the engine configuration (for logs).

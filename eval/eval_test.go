@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
+	"github.com/likeness/likeness/identify"
 )
 
 // The development-set results measured with the current engine and
@@ -20,6 +22,15 @@ const (
 	devImpostorPairs    = 1442
 	devGenuinePairs     = 98
 	devMinGenuineMargin = 0.0 // lowest genuine similarity minus threshold must stay ≥ this
+)
+
+// Open-set identification on the fixed LFW subset (TestIdentifySubset),
+// measured with the current calibration; the test fails if any gets worse.
+const (
+	idMaxFPIR        = 0.0
+	idMaxWrong       = 0.0
+	idMaxFNIRWithPIN = 0.05
+	idMaxFalseDup    = 0.01
 )
 
 func TestDevSetResults(t *testing.T) {
@@ -95,5 +106,44 @@ func TestRunReportsUnreadableFiles(t *testing.T) {
 	}
 	if r.Summary.FNMR != 1 {
 		t.Fatalf("FNMR %.2f, want 1", r.Summary.FNMR)
+	}
+}
+
+// TestIdentifySubset runs open-set identification over a fixed subset of
+// ../shared/lfw (the first 400 people by name, 812 photos) through the
+// product's decision and fails when a rate gets worse than measured
+// (docs/engine.md has the full-set numbers from `make eval`).
+func TestIdentifySubset(t *testing.T) {
+	dir, _ := filepath.Abs(filepath.Join("..", "..", "shared", "lfw"))
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("SKIP: the shared LFW set is absent (%s); the identification test needs ../shared/lfw", dir)
+	}
+	eng, err := engine.New(engine.Config{ModelsDir: filepath.Join("..", "models")})
+	if err != nil {
+		t.Fatalf("engine: %v (run `make build`)", err)
+	}
+	defer eng.Close()
+	pol := identify.Policy{MaxFAR: likeness.DefaultMaxFalseAcceptRate, PIN: likeness.PINOptional, PINMinLength: 4, RejectWeakPINs: true}
+	r, err := RunIdentify(context.Background(), eng, dir, pol, 400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Summary
+	t.Logf("%+v", s)
+	for _, c := range []struct {
+		name      string
+		got, most float64
+	}{
+		{"FPIR (strangers given a match)", s.FPIR, idMaxFPIR},
+		{"wrong-person matches", s.WrongPersonMatch, idMaxWrong},
+		{"FNIR with the person's PIN", s.FNIRWithPIN, idMaxFNIRWithPIN},
+		{"false duplicates", s.FalseDuplicates, idMaxFalseDup},
+	} {
+		if c.got > c.most {
+			t.Errorf("%s: %.4f, worse than the measured %.4f", c.name, c.got, c.most)
+		}
+	}
+	if s.Gallery < 200 || s.NonMatedProbes < 100 || s.MatedProbes < 300 {
+		t.Errorf("the subset shrank: %+v", s)
 	}
 }

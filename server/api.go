@@ -68,6 +68,7 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 		{http.MethodPatch, "/v1/collections/:cid/faces/:fid", s.handlePatchFace, false},
 		{http.MethodDelete, "/v1/collections/:cid/faces/:fid", s.handleDeleteFace, false},
 		{http.MethodPost, "/v1/collections/:cid/search", s.handleSearch, false},
+		{http.MethodPost, "/v1/collections/:cid/identify", s.handleIdentify, false},
 		{http.MethodPost, "/v1/verify", s.handleVerify, false},
 		{http.MethodPost, "/v1/liveness", s.handleLiveness, false},
 		{http.MethodPost, "/v1/age", s.handleAge, false},

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -8,6 +10,25 @@ import (
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
 )
+
+// minorsGate applies the application's preventMinors setting to the images
+// of an API enrollment: the same gate (engine.DecideAge) as the widget, over
+// the median of the images. nil when the setting is off or the person passes.
+func (s *Server) minorsGate(ctx context.Context, appID string, images [][]byte) error {
+	set, err := s.cfg.Policy.Settings(ctx, appID)
+	if err != nil || !set.PreventMinors {
+		return err
+	}
+	frames := make([]engine.AgeFrame, len(images))
+	for i, b := range images {
+		f, err := s.oneFace(ctx, fmt.Sprintf("images[%d]", i), b, engine.WantAge)
+		if err != nil {
+			return err
+		}
+		frames[i] = f.AgeFrame()
+	}
+	return minorsError(engine.DecideAge(frames, set.MinimumAge))
+}
 
 // minorsError is the REST reply to the minors gate's decision: nil for an
 // adult. The estimate itself is never returned.

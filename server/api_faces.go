@@ -16,6 +16,7 @@ import (
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
+	"github.com/likeness/likeness/identify"
 )
 
 // minAPIFacePixels is the smallest face height an API enrollment accepts.
@@ -183,8 +184,9 @@ func (s *Server) validConsent(in *consentIn) error {
 	return nil
 }
 
-// oneFace decodes an image and returns its one face with the stages in want.
-// name says which input it was, for the error message.
+// oneFace decodes an image and returns the face it is about (engine.Subject:
+// the only face, or the largest when the others are background) with the
+// stages in want. name says which input it was, for the error message.
 func (s *Server) oneFace(ctx context.Context, name string, data []byte, want engine.Want) (*engine.Face, error) {
 	img, err := s.cfg.Engine.Decode(data)
 	if err != nil {
@@ -194,17 +196,17 @@ func (s *Server) oneFace(ctx context.Context, name string, data []byte, want eng
 	if err != nil {
 		return nil, err
 	}
-	switch len(faces) {
-	case 0:
+	f, err := engine.Subject(faces)
+	switch likeness.ErrorCode(err) {
+	case likeness.ENOFACE:
 		return nil, likeness.Errorf(likeness.ENOFACE, "%s: no face was found.", name)
-	case 1:
-	default:
-		return nil, likeness.Errorf(likeness.EMANYFACES, "%s: %d faces were found; exactly one is required.", name, len(faces))
+	case likeness.EMANYFACES:
+		return nil, likeness.Errorf(likeness.EMANYFACES, "%s: %d faces of similar size were found; exactly one is required.", name, len(faces))
 	}
-	if faces[0].Box.H() < minAPIFacePixels {
+	if f.Box.H() < minAPIFacePixels {
 		return nil, likeness.Errorf(likeness.EINVALID, "%s: the face is too small (at least %d pixels tall).", name, minAPIFacePixels)
 	}
-	return &faces[0], nil
+	return f, nil
 }
 
 func (s *Server) handleEnrollFace(c echo.Context) error {
@@ -217,8 +219,8 @@ func (s *Server) handleEnrollFace(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(images) == 0 || len(images) > 5 {
-		return likeness.Errorf(likeness.EINVALID, "images must hold 1 to 5 images.")
+	if len(images) == 0 || len(images) > maxProbeImages {
+		return likeness.Errorf(likeness.EINVALID, "images must hold 1 to %d images.", maxProbeImages)
 	}
 	if len(in.Metadata) > likeness.MaxPayloadBytes {
 		return likeness.Errorf(likeness.ETOOLARGE, "metadata is larger than %d bytes.", likeness.MaxPayloadBytes)
@@ -232,43 +234,20 @@ func (s *Server) handleEnrollFace(c echo.Context) error {
 	if err := s.validConsent(in.Consent); err != nil {
 		return err
 	}
-	set, err := s.cfg.Policy.Settings(ctx, p.App.ID)
+	tmpl, err := s.probeTemplate(ctx, images)
 	if err != nil {
 		return err
 	}
-	want := engine.WantEmbedding
-	if set.PreventMinors {
-		want |= engine.WantAge
+	if err := s.minorsGate(ctx, p.App.ID, images); err != nil {
+		return err
 	}
-	embs := make([][]float32, len(images))
-	ages := make([]engine.AgeFrame, len(images))
-	for i, b := range images {
-		f, err := s.oneFace(ctx, fmt.Sprintf("images[%d]", i), b, want)
-		if err != nil {
-			return err
-		}
-		embs[i], ages[i] = f.Embedding, f.AgeFrame()
-	}
-	for i := range embs {
-		for j := i + 1; j < len(embs); j++ {
-			if !engine.Matches(engine.Similarity(embs[i], embs[j])) {
-				return likeness.Errorf(likeness.EINVALID, "images[%d] and images[%d] show different people.", i, j)
-			}
-		}
-	}
-	if set.PreventMinors {
-		if err := minorsError(engine.DecideAge(ages, set.MinimumAge)); err != nil {
-			return err
-		}
-	}
-	tmpl := meanUnit(embs)
 	if in.CheckDuplicate {
-		m, err := s.cfg.Faces.Search(ctx, p.App.ID, tmpl, 1)
+		dup, err := s.duplicateOf(ctx, p.App.ID, tmpl)
 		if err != nil {
 			return err
 		}
-		if len(m) > 0 && engine.Matches(m[0].Similarity) {
-			return likeness.Errorf(likeness.ECONFLICT, "This person is already enrolled as %s.", m[0].FacialID)
+		if dup != "" {
+			return likeness.Errorf(likeness.ECONFLICT, "This person is already enrolled as %s.", dup)
 		}
 	}
 	obtained := in.Consent.ObtainedAt.UTC()
@@ -462,11 +441,22 @@ func (s *Server) handleSearch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	set, err := s.cfg.Policy.Settings(ctx, p.App.ID)
+	if err != nil {
+		return err
+	}
+	n, err := s.cfg.Identify.GallerySize(ctx, p.App.ID)
+	if err != nil {
+		return err
+	}
+	// match: the face alone would identify this person at the collection's
+	// size and the application's target (identify.ThresholdsFor).
+	faceOnly := identify.ThresholdsFor(n, identify.PolicyOf(set)).FaceOnly
 	out := struct {
 		Matches []matchView `json:"matches"`
 	}{Matches: []matchView{}}
 	for _, m := range ms {
-		v := matchView{FacialID: m.FacialID, Similarity: round3(m.Similarity), Match: engine.Matches(m.Similarity)}
+		v := matchView{FacialID: m.FacialID, Similarity: round3(m.Similarity), Match: m.Similarity >= faceOnly}
 		if face, err := s.cfg.Faces.Face(ctx, p.App.ID, m.FacialID); err == nil {
 			v.ExternalID = face.ExternalID
 		}
@@ -505,8 +495,15 @@ func (s *Server) handleVerify(c echo.Context) error {
 		}
 		embs[i] = f.Embedding
 	}
+	set, err := s.cfg.Policy.Settings(ctx, principal(c).App.ID)
+	if err != nil {
+		return err
+	}
+	// 1:1: the application's target is the false-match rate of this one
+	// comparison.
 	sim := engine.Similarity(embs[0], embs[1])
-	return c.JSON(http.StatusOK, map[string]any{"match": engine.Matches(sim), "similarity": round3(sim)})
+	match := sim >= engine.ThresholdAt(set.MaxFalseAcceptRate)
+	return c.JSON(http.StatusOK, map[string]any{"match": match, "similarity": round3(sim)})
 }
 
 // handleLiveness returns the passive liveness decision and score for one

@@ -10,6 +10,7 @@ import (
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
+	"github.com/likeness/likeness/identify"
 )
 
 // Frame quality gates, relative to the frame so any camera resolution works.
@@ -20,7 +21,10 @@ const (
 	maxYawPitch   = 30   // degrees: beyond → look at the camera
 	minBrightness = 45   // mean luma of the aligned face
 	minSharpness  = 20   // Laplacian variance of the aligned face
-	manyFacesMax  = 6    // consecutive frames with several faces before MANY_FACES
+	// manyFacesFor is how long faces of comparable size may stay in view
+	// before MANY_FACES ends the attempt; a background face (much smaller,
+	// engine.BackgroundRatio) is ignored.
+	manyFacesFor = 5 * time.Second
 )
 
 // Session phases after capture starts.
@@ -30,16 +34,6 @@ const (
 	phaseCapture   phase = iota // collecting good frames
 	phaseChallenge              // strict liveness: following prompts
 	phasePIN                    // waiting for a PIN from the user
-)
-
-// Policy constants.
-const (
-	// ambiguityMargin: when the two best matches are both above the
-	// threshold and closer than this, the probe could be either person, and
-	// the server asks for the PIN instead of guessing.
-	ambiguityMargin = 0.05
-	// maxPINTries wrong PINs in one session end it with WRONG_PIN_CODE.
-	maxPINTries = 3
 )
 
 func (ss *session) need() int {
@@ -88,21 +82,25 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	if err != nil {
 		return nil, false, fail(likeness.FioProcessingErr, "The frame could not be processed.", err)
 	}
-	switch {
-	case len(faces) == 0:
-		ss.manyFaces = 0
+	if len(faces) == 0 {
+		ss.manyFacesSince = time.Time{}
 		return ss.guideMsg("no_face"), false, nil
-	case len(faces) > 1:
-		ss.sawFace = true // faces are in view: not NO_FACES_DETECTED
-		ss.manyFaces++
-		if ss.manyFaces >= manyFacesMax {
+	}
+	ss.sawFace = true // a face is in view: not NO_FACES_DETECTED
+	f, err := engine.Subject(faces)
+	if err != nil {
+		// Faces of comparable size: a hint while someone passes behind, the
+		// end of the attempt only when it lasts (manyFacesFor).
+		now := ss.s.cfg.Now()
+		if ss.manyFacesSince.IsZero() {
+			ss.manyFacesSince = now
+		}
+		if now.Sub(ss.manyFacesSince) >= manyFacesFor {
 			return nil, false, fail(likeness.FioManyFaces, "Several faces are in view.", nil)
 		}
 		return ss.guideMsg("many_faces"), false, nil
 	}
-	ss.manyFaces = 0
-	f := &faces[0]
-	ss.sawFace = true
+	ss.manyFacesSince = time.Time{}
 	if ss.phase == phaseChallenge {
 		return ss.challengeFrame(ctx, f)
 	}
@@ -180,11 +178,11 @@ func (ss *session) concludeEnroll(ctx context.Context) (map[string]any, bool, *f
 		return nil, false, fail(likeness.FioMinorsNotAllowed, "Enrollment is limited to adults.", nil)
 	}
 	if ss.set.PreventDuplicates {
-		m, err := ss.s.cfg.Faces.Search(ctx, ss.app.ID, ss.template, 1)
+		dup, err := ss.s.duplicateOf(ctx, ss.app.ID, ss.template)
 		if err != nil {
 			return nil, false, fail(likeness.FioProcessingErr, "The search failed.", err)
 		}
-		if len(m) > 0 && engine.Matches(m[0].Similarity) {
+		if dup != "" {
 			return nil, false, fail(likeness.FioFaceDuplication, "This face is already enrolled.", nil)
 		}
 	}
@@ -212,43 +210,45 @@ func (ss *session) storeEnrollment(ctx context.Context, pin string) (map[string]
 		"token": token}, true, nil
 }
 
+// concludeAuth identifies the template with the one decision the REST API's
+// identify uses (package identify).
 func (ss *session) concludeAuth(ctx context.Context) (map[string]any, bool, *failure) {
-	matches, err := ss.s.cfg.Faces.Search(ctx, ss.app.ID, ss.template, 2)
+	res, err := ss.s.ident.Identify(ctx, ss.identifyRequest(""))
 	if err != nil {
 		return nil, false, fail(likeness.FioProcessingErr, "The search failed.", err)
 	}
-	if len(matches) == 0 || !engine.Matches(matches[0].Similarity) {
-		return nil, false, fail(likeness.FioUnrecognizedFace, "The face was not recognised.", nil)
+	return ss.afterIdentify(ctx, res)
+}
+
+// identifyRequest is this session's identification, with pin when given.
+func (ss *session) identifyRequest(pin string) identify.Request {
+	r := identify.Request{AppID: ss.app.ID, Settings: ss.set, Probe: ss.template,
+		ExternalID: ss.externalID, FacialID: ss.facialIDHint, PIN: pin}
+	if pin != "" {
+		r.PINCandidates = ss.pinCands
 	}
-	cands := []string{matches[0].FacialID}
-	ambiguous := len(matches) > 1 && engine.Matches(matches[1].Similarity) &&
-		matches[0].Similarity-matches[1].Similarity < ambiguityMargin
-	if ambiguous {
-		cands = append(cands, matches[1].FacialID)
-	}
-	now := ss.s.cfg.Now()
-	for _, id := range cands {
-		if until, err := ss.s.cfg.Policy.Lockout(ctx, ss.app.ID, id); err == nil && until.After(now) {
-			return nil, false, fail(likeness.FioTooManyRequests, "Too many failed attempts; try again later.", nil)
-		}
-	}
-	withPIN := cands[:0:0]
-	for _, id := range cands {
-		if x, err := ss.s.cfg.Policy.FaceExtras(ctx, ss.app.ID, id); err == nil && x.HasPIN {
-			withPIN = append(withPIN, id)
-		}
-	}
+	return r
+}
+
+// afterIdentify turns an identification into the session's next step.
+func (ss *session) afterIdentify(ctx context.Context, res *identify.Result) (map[string]any, bool, *failure) {
 	switch {
-	case ambiguous && (ss.set.PIN == likeness.PINOff || len(withPIN) == 0):
-		// Two people are this close and nothing can tell them apart: refuse
-		// rather than guess.
-		return nil, false, fail(likeness.FioUnrecognizedFace, "The face was not recognised.", nil)
-	case ambiguous, len(withPIN) == 1 && ss.set.PIN != likeness.PINOff &&
-		(ss.set.PIN == likeness.PINRequired || ss.set.AlwaysAskPIN):
-		ss.phase, ss.pinStep, ss.pinCands = phasePIN, "authenticate", withPIN
+	case res.Locked:
+		return nil, false, fail(likeness.FioTooManyRequests, "Too many failed attempts; try again later.", nil)
+	case res.Kind == identify.Match:
+		return ss.authSuccess(ctx, res.FacialID)
+	case res.Kind == identify.SecondFactor:
+		ss.phase, ss.pinStep, ss.pinCands = phasePIN, "authenticate", res.PINFor
 		return ss.pinMsg("authenticate"), false, nil
+	case res.WrongPIN:
+		ss.pinTries++
+		if ss.pinTries >= identify.PINTries {
+			return nil, false, fail(likeness.FioWrongPINCode, "Wrong PIN code.", nil)
+		}
+		return ss.pinMsg("retry"), false, nil
 	}
-	return ss.authSuccess(ctx, cands[0])
+	ss.log.Info("not identified", "reason", res.Reason) // a reason, never a score
+	return nil, false, fail(likeness.FioUnrecognizedFace, "The face was not recognised.", nil)
 }
 
 func (ss *session) authSuccess(ctx context.Context, facialID string) (map[string]any, bool, *failure) {
@@ -302,30 +302,12 @@ func (ss *session) handlePIN(ctx context.Context, pin string) (map[string]any, b
 			return ss.pinMsg("retry"), false, nil
 		}
 		return ss.storeEnrollment(ctx, pin)
-	default: // authenticate
-		if wellFormed {
-			for _, id := range ss.pinCands {
-				ok, err := ss.s.cfg.Policy.CheckPIN(ctx, ss.app.ID, id, pin)
-				if err != nil {
-					return nil, false, fail(likeness.FioProcessingErr, "The PIN could not be checked.", err)
-				}
-				if ok {
-					return ss.authSuccess(ctx, id)
-				}
-			}
+	default: // authenticate: the same decision, now with the PIN
+		res, err := ss.s.ident.Identify(ctx, ss.identifyRequest(pin))
+		if err != nil {
+			return nil, false, fail(likeness.FioProcessingErr, "The PIN could not be checked.", err)
 		}
-		ss.pinTries++
-		for _, id := range ss.pinCands {
-			locked, err := ss.s.cfg.Policy.RecordAuthFailure(ctx, ss.app.ID, id, ss.set.MaxFailedAuth,
-				time.Duration(ss.set.LockoutMinutes)*time.Minute)
-			if err == nil && locked {
-				return nil, false, fail(likeness.FioTooManyRequests, "Too many failed attempts; try again later.", nil)
-			}
-		}
-		if ss.pinTries >= maxPINTries {
-			return nil, false, fail(likeness.FioWrongPINCode, "Wrong PIN code.", nil)
-		}
-		return ss.pinMsg("retry"), false, nil
+		return ss.afterIdentify(ctx, res)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/identify"
 )
 
 // PolicyStore is what the server needs to enforce applications' security
@@ -150,6 +151,19 @@ func itoa(n int) string {
 type settingsView struct {
 	AllowedOrigins []string `json:"allowedOrigins"`
 	likeness.Settings
+	// Identification (read-only) says what face-only login achieves at the
+	// collection's current size under these settings.
+	Identification identify.Estimate `json:"identification"`
+}
+
+// settingsReply is the settings document of an application.
+func (s *Server) settingsReply(c echo.Context, app *likeness.Application, st *likeness.Settings) error {
+	n, err := s.cfg.Identify.GallerySize(c.Request().Context(), app.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, settingsView{AllowedOrigins: app.Origins, Settings: *st,
+		Identification: identify.Estimated(n, identify.PolicyOf(st))})
 }
 
 func (s *Server) handleGetSettings(c echo.Context) error {
@@ -158,7 +172,7 @@ func (s *Server) handleGetSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, settingsView{AllowedOrigins: p.App.Origins, Settings: *st})
+	return s.settingsReply(c, p.App, st)
 }
 
 // handlePatchSettings merges the given fields into the settings, validates
@@ -181,6 +195,9 @@ func (s *Server) handlePatchSettings(c echo.Context) error {
 	for k, v := range patch {
 		if string(v) == "null" {
 			return likeness.Errorf(likeness.EINVALID, "Setting %q cannot be null.", k)
+		}
+		if k == "identification" {
+			continue // read-only: sent back as GET gave it
 		}
 		if k == "allowedOrigins" {
 			if err := json.Unmarshal(v, &origins); err != nil || len(origins) == 0 {
@@ -222,7 +239,7 @@ func (s *Server) handlePatchSettings(c echo.Context) error {
 			return err
 		}
 	}
-	return c.JSON(http.StatusOK, settingsView{AllowedOrigins: app.Origins, Settings: *st})
+	return s.settingsReply(c, app, st)
 }
 
 // countryAllowed reports whether the request's country is allowed.

@@ -247,6 +247,7 @@ func TestPolicyAmbiguousMatchAsksForPIN(t *testing.T) {
 	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
 	// The same person enrolled twice (duplicates allowed): every probe is
 	// close to both.
+	h.setPolicy(map[string]any{"preventDuplicates": false})
 	ids := []string{}
 	for _, frames := range [][][]byte{live[:12], live[:12]} {
 		c, _, _ := h.dial(opEnroll, testOrigin)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
+	"github.com/likeness/likeness/identify"
 )
 
 // Engine is what the server needs of the face engine.
@@ -41,6 +42,7 @@ type Config struct {
 	DemoPublicID string                  // serve /demo for this application when set
 	API          APIStore                // the REST API under /v1 is served when set
 	Policy       PolicyStore             // applications' security settings
+	Identify     identify.Store          // the identification decision's view of the store
 	Webhooks     likeness.WebhookService // webhook management under /v1/webhooks when set
 	Network      Network                 // trusted proxies and country sources
 	Limits       Limits
@@ -110,12 +112,14 @@ type Server struct {
 	usage    *usageLog
 	workers  sync.WaitGroup // background work owned by the server
 	prompts  []string       // what strict liveness challenges draw from
+	ident    *identify.Service
 }
 
 // New builds a Server. It loads the signing key.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Apps == nil || cfg.Consent == nil || cfg.Faces == nil || cfg.Keys == nil || cfg.Engine == nil || cfg.Policy == nil {
-		return nil, errors.New("server: Apps, Consent, Faces, Keys, Policy and Engine are required")
+	if cfg.Apps == nil || cfg.Consent == nil || cfg.Faces == nil || cfg.Keys == nil || cfg.Engine == nil || cfg.Policy == nil ||
+		cfg.Identify == nil {
+		return nil, errors.New("server: Apps, Consent, Faces, Keys, Policy, Identify and Engine are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -139,6 +143,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.limits = newKeyLimits(s.lim.APIRate, s.lim.APIBurst, cfg.Now)
 	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}
 	s.prompts = challengePrompts[:]
+	s.ident = identify.New(cfg.Identify, cfg.Now)
 	s.usage = &usageLog{recs: map[usageKey]*likeness.UsageRecord{}, now: cfg.Now}
 	s.echo = s.routes()
 	if cfg.API != nil {

@@ -115,7 +115,7 @@ func newHarness(t testing.TB, lim Limits, opts ...func(*Config)) *harness {
 	logs := &bytes.Buffer{}
 	h := &harness{t: t, db: db, dir: dir, app: app, apiKey: sec.APIKey, log: logs, clock: clock}
 	cfg := Config{
-		PublicURL: "http://likeness.test", Apps: db, Consent: consent.New(db, clock.Now), Faces: db, Keys: db, API: db, Policy: db, Webhooks: db,
+		PublicURL: "http://likeness.test", Apps: db, Consent: consent.New(db, clock.Now), Faces: db, Keys: db, API: db, Policy: db, Identify: db, Webhooks: db,
 		Engine: testEngine(t), Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)), Limits: lim,
 		Now: clock.Now,
 	}

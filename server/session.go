@@ -29,21 +29,24 @@ type session struct {
 	start time.Time
 
 	// Set by the start message.
-	started     bool
-	locale      string
-	payload     json.RawMessage
-	idle, reply time.Duration
+	started bool
+	locale  string
+	payload json.RawMessage
+	// externalID or facialIDHint (authenticate), when the site passes one,
+	// turn identification into a 1:1 comparison with that person.
+	externalID, facialIDHint string
+	idle, reply              time.Duration
 
 	notice    *likeness.Notice // the notice shown, while consent is pending
 	consent   *likeness.ConsentRecord
 	capturing bool
 	firstGood time.Time
 
-	good       []goodFrame
-	template   []float32 // mean of the good frames' embeddings
-	manyFaces  int       // consecutive frames with several faces
-	frameCount int
-	sawFace    bool // a face was seen since the idle timer last started
+	good           []goodFrame
+	template       []float32 // mean of the good frames' embeddings
+	manyFacesSince time.Time // since when faces of comparable size are in view
+	frameCount     int
+	sawFace        bool // a face was seen since the idle timer last started
 
 	phase    phase
 	chal     *challenge
@@ -77,6 +80,8 @@ type clientMsg struct {
 	OK           bool            `json:"ok"`
 	Error        string          `json:"error"`
 	PIN          string          `json:"pin"`
+	ExternalID   string          `json:"externalId"`
+	FacialIDHint string          `json:"facialIdHint"`
 }
 
 // failure ends a session with a FACEIO code and a short safe message; err is
@@ -312,6 +317,12 @@ func (ss *session) handleControl(ctx context.Context, m clientMsg, beginCapture 
 				return fail(likeness.FioProcessingErr, "The payload is not valid JSON.", nil)
 			}
 			ss.payload = m.Payload
+		}
+		if len(m.ExternalID) > 256 || len(m.FacialIDHint) > 64 {
+			return fail(likeness.FioProcessingErr, "The identifier is too long.", nil)
+		}
+		if ss.op == opAuthenticate {
+			ss.externalID, ss.facialIDHint = m.ExternalID, m.FacialIDHint
 		}
 		if ss.op != opEnroll {
 			beginCapture()

@@ -160,10 +160,33 @@ type NoticeForm struct {
 
 // SecurityView is an application's security settings form.
 type SecurityView struct {
-	Chrome    Chrome
-	App       AppHeader
-	Settings  likeness.Settings
-	Countries string // comma-separated
+	Chrome         Chrome
+	App            AppHeader
+	Settings       likeness.Settings
+	Countries      string // comma-separated
+	Identification IdentificationView
+}
+
+// IdentificationView says what face-only login achieves at the collection's
+// current size (package identify's estimate, in words and rates).
+type IdentificationView struct {
+	Faces int
+	// FalseAcceptRate is the estimated chance that a stranger is accepted
+	// by the face alone in one attempt, formatted ("1 in 10,000").
+	FalseAcceptRate string
+	// SecondFactorShare is the expected share of logins the face alone
+	// cannot accept, formatted ("35%").
+	SecondFactorShare string
+	Required          bool // a second factor is needed at this size
+	Available         bool // the settings offer one (PIN not off)
+}
+
+// MaxFARChoices are the targets offered for maxFalseAcceptRate.
+var MaxFARChoices = []struct {
+	Value float64
+	Label string
+}{
+	{1e-3, "1 in 1,000"}, {1e-4, "1 in 10,000 (recommended)"}, {1e-5, "1 in 100,000"}, {1e-6, "1 in 1,000,000"},
 }
 
 // KeysView lists an application's API keys.

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/consent"
+	"github.com/likeness/likeness/identify"
 	"github.com/likeness/likeness/templates"
 )
 
@@ -328,8 +331,16 @@ func (h *Handler) handleSecurity(c echo.Context, a *appCtx) error {
 }
 
 func (h *Handler) renderSecurity(c echo.Context, a *appCtx, status int, st likeness.Settings, problem string) error {
+	n, err := h.store.GallerySize(c.Request().Context(), a.app.ID)
+	if err != nil {
+		return err
+	}
+	est := identify.Estimated(n, identify.PolicyOf(&st))
 	v := templates.SecurityView{Chrome: h.chrome(c, "Security settings"), App: a.header("security"), Settings: st,
-		Countries: strings.Join(st.AllowedCountries, ", ")}
+		Countries: strings.Join(st.AllowedCountries, ", "),
+		Identification: templates.IdentificationView{Faces: n, FalseAcceptRate: oneIn(est.FaceOnlyFalseAcceptRate),
+			SecondFactorShare: fmt.Sprintf("%.0f%%", 100*est.SecondFactorShare),
+			Required:          est.SecondFactorRequired, Available: est.SecondFactorAvailable}}
 	v.Chrome.Error = problem
 	return h.render(c, status, templates.SecurityPage(v))
 }
@@ -353,8 +364,21 @@ func (h *Handler) handleSetSecurity(c echo.Context, a *appCtx) error {
 		SessionsPerIPPerMinute: num("sessionsPerIpPerMinute"), SessionsPerAppPerMinute: num("sessionsPerAppPerMinute"),
 		MaxFailedAuth: num("maxFailedAuth"), LockoutMinutes: num("lockoutMinutes"),
 	}
+	if v := strings.TrimSpace(c.FormValue("maxFalseAcceptRate")); v != "" {
+		far, err := strconv.ParseFloat(v, 64)
+		if err != nil && bad == "" {
+			bad = "maxFalseAcceptRate"
+		}
+		st.MaxFalseAcceptRate = far
+	} else { // a form from before the setting existed keeps the current target
+		cur, err := h.store.Settings(c.Request().Context(), a.app.ID)
+		if err != nil {
+			return err
+		}
+		st.MaxFalseAcceptRate = cur.MaxFalseAcceptRate
+	}
 	if bad != "" {
-		return h.renderSecurity(c, a, http.StatusBadRequest, st, bad+" must be a whole number.")
+		return h.renderSecurity(c, a, http.StatusBadRequest, st, bad+" must be a number.")
 	}
 	if _, err := h.store.UpdateSettings(c.Request().Context(), a.app.ID, st); err != nil {
 		if status, ok := formError(err); ok {
@@ -363,4 +387,17 @@ func (h *Handler) handleSetSecurity(c echo.Context, a *appCtx) error {
 		return err
 	}
 	return redirectDone(c, templates.AppPath(a.app.PublicID, "/security"), "security")
+}
+
+// oneIn formats a rate as "1 in N" ("none" for 0).
+func oneIn(r float64) string {
+	if r <= 0 {
+		return "no (face-only login is off at this size)"
+	}
+	n := math.Round(1 / r)
+	s := strconv.FormatFloat(n, 'f', 0, 64)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return "1 in " + s
 }

@@ -61,9 +61,12 @@ func TestApplicationLifecycle(t *testing.T) {
 			"sessionsPerIpPerMinute": {"30"}, "sessionsPerAppPerMinute": {"600"}, "maxFailedAuth": {"5"}, "lockoutMinutes": {"15"}},
 			http.StatusBadRequest, []string{"pin must be off, optional or required."}},
 		{"security", "/security", url.Values{"pin": {"required"}, "pinMinLength": {"6"}, "minimumAge": {"21"}, "liveness": {"strict"},
-			"allowedCountries": {"fr, be"}, "preventMinors": {"on"}, "uniquePins": {"on"},
+			"allowedCountries": {"fr, be"}, "preventMinors": {"on"}, "uniquePins": {"on"}, "maxFalseAcceptRate": {"1e-05"},
 			"sessionsPerIpPerMinute": {"10"}, "sessionsPerAppPerMinute": {"600"}, "maxFailedAuth": {"3"}, "lockoutMinutes": {"60"}},
 			http.StatusSeeOther, nil},
+		{"bad target", "/security", url.Values{"pin": {"off"}, "pinMinLength": {"4"}, "minimumAge": {"18"}, "liveness": {"standard"},
+			"maxFalseAcceptRate": {"0.5"}, "sessionsPerIpPerMinute": {"30"}, "sessionsPerAppPerMinute": {"600"}, "maxFailedAuth": {"5"},
+			"lockoutMinutes": {"15"}}, http.StatusBadRequest, []string{"maxFalseAcceptRate must be between"}},
 		{"notice", "/consent", url.Values{"locale": {"en"}, "title": {"Face sign-in at {{app}}"}, "text": {"We keep a template of your face. See {{privacyUrl}}."}},
 			http.StatusSeeOther, nil},
 		{"empty notice", "/consent", url.Values{"locale": {"en"}, "title": {"T"}, "text": {""}}, http.StatusBadRequest, []string{"Text is required."}},
@@ -75,10 +78,11 @@ func TestApplicationLifecycle(t *testing.T) {
 		[]string{"Shop Two", "https://a.example", "https://b.example", "30 days after enrollment", "The application was renamed."}, nil)
 	st, _ := e.db.Settings(context.Background(), app.ID)
 	if st.PIN != "required" || st.PINMinLength != 6 || st.Liveness != "strict" || !st.PreventMinors || st.RejectEmptyOrigin ||
-		strings.Join(st.AllowedCountries, ",") != "FR,BE" || st.MaxFailedAuth != 3 {
+		strings.Join(st.AllowedCountries, ",") != "FR,BE" || st.MaxFailedAuth != 3 || st.MaxFalseAcceptRate != 1e-5 {
 		t.Errorf("settings saved: %+v", st)
 	}
-	check(t, "security page", b.get(base+"/security"), http.StatusOK, []string{`value="FR, BE"`, `value="strict" selected`}, nil)
+	check(t, "security page", b.get(base+"/security"), http.StatusOK, []string{`value="FR, BE"`, `value="strict" selected`,
+		`data-testid="gallery-size">0<`, `data-testid="face-only-far"`, `value="1e-05" selected`}, []string{"second-factor-warning", "similarity"})
 	check(t, "consent page", b.get(base+"/consent"), http.StatusOK,
 		[]string{"Face sign-in at Shop Two", "/privacy/" + pid, "Version 1"}, nil)
 	// The same text again adds no version; a change adds version 2.

@@ -69,6 +69,8 @@ type AppStore interface {
 	UpdateCollection(ctx context.Context, appID string, p likeness.CollectionPatch) (*likeness.Collection, error)
 	Settings(ctx context.Context, appID string) (*likeness.Settings, error)
 	UpdateSettings(ctx context.Context, appID string, s likeness.Settings) (*likeness.Settings, error)
+	// GallerySize returns the number of faces identification searches.
+	GallerySize(ctx context.Context, appID string) (int, error)
 	ListAPIKeys(ctx context.Context, appID string) ([]*likeness.APIKey, error)
 	// CreateKey returns the key once.
 	CreateKey(ctx context.Context, appID, role string) (*likeness.APIKey, string, error)

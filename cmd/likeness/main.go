@@ -17,8 +17,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
 	"github.com/likeness/likeness/eval"
+	"github.com/likeness/likeness/identify"
 )
 
 const usage = `likeness — self-hosted, privacy-by-design face authentication
@@ -121,13 +123,16 @@ func parse(fs *flag.FlagSet, args []string) error {
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	cfg := engineFlags(fs)
-	faces := fs.String("faces", "", "face set directory (labels.csv, pairs.csv)")
+	faces := fs.String("faces", "", "face set directory (labels.csv, pairs.csv; or <person>/<photo> folders with --identify)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	age := fs.Bool("age", false, "measure the age estimate and the minors gate on files named <age>_….jpg")
 	minAge := fs.Int("minimum-age", 18, "with --age: the minimum age the gate is measured at")
 	cache := fs.String("cache", "auto",
 		"with --age: JSON file of the model outputs of files already measured; auto: one per DIR in the temporary directory; none: no cache")
 	fitOut := fs.String("fit", "", "with --age: fit the age readout, calibration and margin (eval/agefit.go), write them as Go to FILE, print the held-out rates")
+	ident := fs.Bool("identify", false, "open-set identification over <person>/<photo> folders")
+	maxFAR := fs.Float64("max-false-accept-rate", likeness.DefaultMaxFalseAcceptRate, "with --identify: the application's target")
+	pinMin := fs.Int("pin-min-length", 4, "with --identify: the application's PIN length")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -160,6 +165,25 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fitAge(ctx, eng, *faces, *cache, *fitOut, stdout)
 		}
 		return evalAge(ctx, eng, *faces, *minAge, *cache, *asJSON, stdout)
+	}
+	if *ident {
+		pol := identify.Policy{MaxFAR: *maxFAR, PIN: likeness.PINOptional, PINMinLength: *pinMin, RejectWeakPINs: true}
+		rep, err := eval.RunIdentify(ctx, eng, *faces, pol, 0)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(rep)
+		}
+		s := rep.Summary
+		fmt.Fprintf(stdout, "gallery %d, %d mated and %d non-mated probes\nFPIR %.4f  FNIR %.4f (second factor %.4f)  wrong person %.4f  FNIR with PIN %.4f\n",
+			s.Gallery, s.MatedProbes, s.NonMatedProbes, s.FPIR, s.FNIR, s.SecondFactorShare, s.WrongPersonMatch, s.FNIRWithPIN)
+		fmt.Fprintf(stdout, "false duplicates %.4f  duplicates caught %.4f\n", s.FalseDuplicates, s.DuplicatesCaught)
+		for _, r := range rep.BySize {
+			fmt.Fprintf(stdout, "N=%d threshold %.3f FPIR %.4f (bound %.1e) FNIR %.4f second factor %.4f FNIR with PIN %.4f\n",
+				r.N, r.FaceOnlyThreshold, r.FPIR, r.PredictedFPIR, r.FNIR, r.SecondFactorShare, r.FNIRWithPIN)
+		}
+		return nil
 	}
 	rep, err := eval.Run(ctx, eng, *faces)
 	if err != nil {

@@ -29,6 +29,8 @@ export const DEFAULT_TIMEOUTS = Object.freeze({
  * @property {number} idleTimeout seconds
  * @property {number} replyTimeout seconds
  * @property {number} enrollIntroTimeout seconds
+ * @property {string} [externalId] authenticate only: the site's identifier of the person (1:1)
+ * @property {string} [facialIdHint] authenticate only: the Facial ID the site expects (1:1)
  */
 
 /**
@@ -85,6 +87,11 @@ export function normalizeParams(op, params, browserLanguage) {
     enrollIntroTimeout: enroll ? seconds(p.enrollIntroTimeout, DEFAULT_TIMEOUTS.enrollIntroTimeout, true) : 0,
   };
   if (enroll && p.payload !== undefined) options.payload = p.payload;
+  // Likeness extension of fio.js: the site names who should be logging in,
+  // which turns identification among every enrolled face into one 1:1
+  // comparison (docs/protocol.md).
+  if (!enroll && typeof p.externalId === 'string' && p.externalId !== '') options.externalId = p.externalId.slice(0, 256);
+  if (!enroll && typeof p.facialIdHint === 'string' && p.facialIdHint !== '') options.facialIdHint = p.facialIdHint.slice(0, 64);
   return options;
 }
 
@@ -95,5 +102,8 @@ export function normalizeParams(op, params, browserLanguage) {
  */
 export function startMessage(o) {
   const enrollFields = o.op === 'enroll' ? { payload: o.payload ?? null, userConsent: o.userConsent } : {};
-  return { type: 'start', locale: o.locale, ...enrollFields, idleTimeout: o.idleTimeout, replyTimeout: o.replyTimeout };
+  const hint = {};
+  if (o.externalId) hint.externalId = o.externalId;
+  if (o.facialIdHint) hint.facialIdHint = o.facialIdHint;
+  return { type: 'start', locale: o.locale, ...enrollFields, ...hint, idleTimeout: o.idleTimeout, replyTimeout: o.replyTimeout };
 }

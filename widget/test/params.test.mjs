@@ -42,4 +42,10 @@ test('startMessage', () => {
   assert.deepEqual(startMessage(e), { type: 'start', locale: 'en', payload: { id: 7 }, userConsent: true, idleTimeout: 10, replyTimeout: 40 });
   assert.equal(startMessage(normalizeParams('enroll', {}, 'en')).payload, null);
   assert.deepEqual(startMessage(normalizeParams('authenticate', {}, 'fr')), { type: 'start', locale: 'fr', idleTimeout: 27, replyTimeout: 40 });
+  // externalId / facialIdHint (1:1) reach the server on authenticate only.
+  assert.deepEqual(startMessage(normalizeParams('authenticate', { externalId: 'user-7' }, 'en')),
+    { type: 'start', locale: 'en', externalId: 'user-7', idleTimeout: 27, replyTimeout: 40 });
+  assert.equal(startMessage(normalizeParams('authenticate', { facialIdHint: 'f-1' }, 'en')).facialIdHint, 'f-1');
+  assert.equal(startMessage(normalizeParams('enroll', { externalId: 'user-7' }, 'en')).externalId, undefined);
+  assert.equal(startMessage(normalizeParams('authenticate', { externalId: 42 }, 'en')).externalId, undefined);
 });
