@@ -6,6 +6,7 @@ ADDR ?= 127.0.0.1:8080
 DATA ?= data
 FACES ?= ../shared/faces
 LFW ?= ../shared/lfw
+AGE_FACES ?= ../shared/age
 # The templ CLI that generates templates/*_templ.go; pinned to go.mod's templ.
 TEMPL_VERSION := v0.3.977
 TEMPL = "$$($(GO) env GOPATH)/bin/templ"
@@ -80,6 +81,7 @@ widget-test:
 eval: build
 	./bin/likeness eval --faces $(FACES) --json
 	./bin/likeness eval --identify --faces $(LFW) --json
+	./bin/likeness eval --age --faces $(AGE_FACES) --json
 
 bench: build
 	$(GO) test ./engine -run '^$$' -bench . -cpu 1 -benchtime 50x

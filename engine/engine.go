@@ -35,7 +35,7 @@ const (
 	WantEmbedding Want = 1 << iota
 	WantLiveness
 	WantEyes
-	WantAge
+	WantAge      // the calibrated age estimate (runs the embedding model too)
 	WantAllFaces // run the selected stages on every face, not just the largest
 )
 
@@ -51,7 +51,10 @@ type Face struct {
 	// never be stored, logged or sent to a browser.
 	Liveness float32
 	EyesOpen [2]float32 // probability each eye is open (image left, right); WantEyes
-	Age      float32    // estimated years; WantAge
+	// Age is the calibrated age estimate in years (WantAge; see
+	// EstimateAge). It must never be stored or sent to a client as is.
+	Age    float32
+	ageSSR float32 // fr_age.onnx's own estimate, an input of Age
 }
 
 // Engine runs the face models. It is safe for concurrent use; at most
@@ -307,13 +310,17 @@ func (e *Engine) describe(w *worker, p *pyramid, f *Face, want Want) error {
 		grey[i] = luma(in[i]*128+127.5, in[n+i]*128+127.5, in[2*n+i]*128+127.5)
 	}
 	f.Quality.Sharpness, f.Quality.Brightness = sharpBright(grey, alignSize)
-	if want&WantEmbedding != 0 {
+	var emb []float32
+	if want&(WantEmbedding|WantAge) != 0 {
 		if err := e.feat.run(w.feat); err != nil {
 			return err
 		}
-		f.Embedding = append([]float32(nil), w.feat.outs[0].GetData()...)
-		if l2normalize(f.Embedding) == 0 {
+		emb = append([]float32(nil), w.feat.outs[0].GetData()...)
+		if l2normalize(emb) == 0 {
 			return likeness.Wrap(errors.New("zero embedding"), likeness.EINTERNAL, "The face could not be processed.")
+		}
+		if want&WantEmbedding != 0 {
+			f.Embedding = emb
 		}
 	}
 	side := float64(f.Box.H())
@@ -359,7 +366,8 @@ func (e *Engine) describe(w *worker, p *pyramid, f *Face, want Want) error {
 		for _, o := range w.age.outs {
 			x = append(x, o.GetData()...)
 		}
-		f.Age = mergeAge(x)
+		f.ageSSR = mergeAge(x)
+		f.Age = EstimateAge(emb, f.ageSSR)
 	}
 	return nil
 }

@@ -76,6 +76,7 @@ func (s *Server) apiRoutes(e *echo.Echo) {
 		{http.MethodPost, "/v1/collections/:cid/identify", s.handleIdentify, false},
 		{http.MethodPost, "/v1/verify", s.handleVerify, false},
 		{http.MethodPost, "/v1/liveness", s.handleLiveness, false},
+		{http.MethodPost, "/v1/age", s.handleAge, false},
 		{http.MethodGet, "/v1/settings", s.handleGetSettings, false},
 		{http.MethodPatch, "/v1/settings", s.handlePatchSettings, true},
 		{http.MethodGet, "/v1/keys", s.handleListKeys, false},

@@ -243,6 +243,9 @@ func (s *Server) handleEnrollFace(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.minorsGate(ctx, p.App.ID, images); err != nil {
+		return err
+	}
 	if in.CheckDuplicate {
 		dup, err := s.duplicateOf(ctx, p.App.ID, tmpl)
 		if err != nil {

@@ -35,13 +35,6 @@ const (
 	phasePIN                    // waiting for a PIN from the user
 )
 
-// Policy constants.
-const (
-	// ageSafetyMargin is added to an application's minimum age: the age model
-	// must estimate at least minimumAge + margin (see docs/age.md).
-	ageSafetyMargin = 7
-)
-
 func (ss *session) need() int {
 	if ss.op == opEnroll {
 		return ss.s.lim.EnrollFrames
@@ -119,7 +112,7 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	p := f.Landmarks.Five()
 	ss.good = append(ss.good, goodFrame{
 		embedding: f.Embedding, liveness: f.Liveness, landmarks: f.Landmarks,
-		iod: float32(math.Hypot(float64(p[1].X-p[0].X), float64(p[1].Y-p[0].Y))), age: f.Age,
+		iod: float32(math.Hypot(float64(p[1].X-p[0].X), float64(p[1].Y-p[0].Y))), age: f.AgeFrame(),
 	})
 	if len(ss.good) < ss.need() {
 		return ss.guideMsg("hold_still"), false, nil
@@ -180,7 +173,7 @@ func (ss *session) concludeEnroll(ctx context.Context) (map[string]any, bool, *f
 			}
 		}
 	}
-	if ss.set.PreventMinors && medianAge(ss.good) < float64(ss.set.MinimumAge+ageSafetyMargin) {
+	if ss.set.PreventMinors && engine.DecideAge(ageFrames(ss.good), ss.set.MinimumAge).Verdict != engine.AgeAdult {
 		return nil, false, fail(likeness.FioMinorsNotAllowed, "Enrollment is limited to adults.", nil)
 	}
 	if ss.set.PreventDuplicates {
@@ -310,13 +303,13 @@ func (ss *session) handlePIN(ctx context.Context, pin string) (map[string]any, b
 	}
 }
 
-func medianAge(frames []goodFrame) float64 {
-	ages := make([]float64, len(frames))
+// ageFrames is what the minors gate (engine.DecideAge) needs of the frames.
+func ageFrames(frames []goodFrame) []engine.AgeFrame {
+	out := make([]engine.AgeFrame, len(frames))
 	for i, f := range frames {
-		ages[i] = float64(f.age)
+		out[i] = f.age
 	}
-	sort.Float64s(ages)
-	return ages[len(ages)/2]
+	return out
 }
 
 // meanUnit returns the L2-normalised mean of unit vectors: the template of
@@ -342,8 +335,7 @@ func meanUnit(v [][]float32) []float32 {
 // ageRange is a coarse decade band of the median age estimate ("30-39"):
 // FACEIO returns an age in details; a band is as useful and reveals less.
 func ageRange(frames []goodFrame) string {
-	d := int(medianAge(frames)) / 10 * 10
-	return fmt.Sprintf("%d-%d", d, d+9)
+	return engine.DecideAgeAt(ageFrames(frames), 0).Band()
 }
 
 // Liveness across frames. The passive model judges each frame; on top of

@@ -63,7 +63,7 @@ type goodFrame struct {
 	liveness  float32
 	landmarks engine.Landmarks
 	iod       float32
-	age       float32
+	age       engine.AgeFrame
 }
 
 // clientMsg is any control message from the widget.

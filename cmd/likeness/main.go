@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"os/signal"
@@ -37,6 +38,8 @@ Usage:
   likeness admin create --data DIR --email E [--password-file F]  make a console account (password on stdin)
   likeness org restore --data DIR --org ID      undo an organization's deletion within 90 days (no biometrics)
   likeness eval  --faces DIR [--json]          evaluate the engine on a labelled face set
+  likeness eval  --age --faces DIR [--minimum-age N] [--cache FILE] [--fit FILE.go] [--json]
+                                               measure the age estimate and the minors gate (files <age>_….jpg)
   likeness bench engine [--faces DIR] [--json]  time the engine on one core
   likeness bench index --store embedded|weaviate --n N [--json]  vector index speed, recall, memory
   likeness bench load --n 1,10,50,100 [--faces DIR] [--json]    concurrent widget sessions against serve
@@ -147,6 +150,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg := engineFlags(fs)
 	faces := fs.String("faces", "", "face set directory (labels.csv, pairs.csv; or <person>/<photo> folders with --identify)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	age := fs.Bool("age", false, "measure the age estimate and the minors gate on files named <age>_….jpg")
+	minAge := fs.Int("minimum-age", 18, "with --age: the minimum age the gate is measured at")
+	cache := fs.String("cache", "auto",
+		"with --age: JSON file of the model outputs of files already measured; auto: one per DIR in the temporary directory; none: no cache")
+	fitOut := fs.String("fit", "", "with --age: fit the age readout, calibration and margin (eval/agefit.go), write them as Go to FILE, print the held-out rates")
 	ident := fs.Bool("identify", false, "open-set identification over <person>/<photo> folders")
 	maxFAR := fs.Float64("max-false-accept-rate", likeness.DefaultMaxFalseAcceptRate, "with --identify: the application's target")
 	pinMin := fs.Int("pin-min-length", 4, "with --identify: the application's PIN length")
@@ -156,11 +164,33 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *faces == "" {
 		return usageError("eval needs --faces DIR")
 	}
+	if !*age && *fitOut != "" {
+		return usageError("--fit needs --age")
+	}
+	if *age && (*minAge < 13 || *minAge > 99) {
+		return usageError("--minimum-age must be 13 to 99")
+	}
 	eng, err := engine.New(*cfg)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
+	if *age {
+		switch *cache {
+		case "none":
+			*cache = ""
+		case "auto":
+			abs, err := filepath.Abs(*faces)
+			if err != nil {
+				return err
+			}
+			*cache = filepath.Join(os.TempDir(), fmt.Sprintf("likeness-age-%08x.json", crc32.ChecksumIEEE([]byte(abs))))
+		}
+		if *fitOut != "" {
+			return fitAge(ctx, eng, *faces, *cache, *fitOut, stdout)
+		}
+		return evalAge(ctx, eng, *faces, *minAge, *cache, *asJSON, stdout)
+	}
 	if *ident {
 		pol := identify.Policy{MaxFAR: *maxFAR, PIN: likeness.PINOptional, PINMinLength: *pinMin, RejectWeakPINs: true}
 		rep, err := eval.RunIdentify(ctx, eng, *faces, pol, 0)
@@ -194,6 +224,50 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, c := range rep.Controls {
 		fmt.Fprintf(stdout, "control %s: %d faces\n", c.Path, c.Faces)
 	}
+	for _, e := range rep.Errors {
+		fmt.Fprintf(stdout, "error %s: %s\n", e.Path, e.Error)
+	}
+	return nil
+}
+
+// fitAge fits the age estimate on an age set, writes the Go table and
+// prints the fit's outer-cross-validated error.
+func fitAge(ctx context.Context, eng *engine.Engine, dir, cache, out string, stdout io.Writer) error {
+	samples, _, err := eval.LoadAge(ctx, eng, dir, cache)
+	if err != nil {
+		return err
+	}
+	fit, err := eval.FitAge(samples)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, []byte(fit.GoSource()), 0o644); err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(struct {
+		MarginRatio float64         `json:"marginRatio"`
+		Samples     int             `json:"samples"`
+		HeldOut     eval.AgeSummary `json:"heldOut"`
+		Bands       []eval.AgeBand  `json:"heldOutBands"`
+	}{fit.MarginRatio, fit.Samples, fit.HeldOut, fit.HeldOutBands})
+}
+
+// evalAge prints the age table and the minors gate's error rates.
+func evalAge(ctx context.Context, eng *engine.Engine, dir string, minAge int, cache string, asJSON bool, stdout io.Writer) error {
+	rep, err := eval.RunAge(ctx, eng, dir, minAge, cache)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(rep)
+	}
+	fmt.Fprintf(stdout, "%-6s %5s %6s %6s %6s %6s %8s\n", "band", "n", "mean", "p10", "p90", "MAE", "accepted")
+	for _, b := range rep.Bands {
+		fmt.Fprintf(stdout, "%-6s %5d %6.1f %6.1f %6.1f %6.1f %7.1f%%\n", b.Band, b.N, b.Mean, b.P10, b.P90, b.MAE, 100*b.AcceptRate)
+	}
+	s := rep.Summary
+	fmt.Fprintf(stdout, "minimum age %d (estimate ≥ %.1f): minors 13–17 accepted %.1f%%, children 0–12 accepted %.1f%%, adults 25+ refused %.1f%%\n",
+		s.MinimumAge, s.Threshold, 100*s.MinorsAccepted, 100*s.ChildrenAccepted, 100*s.AdultsRefused)
 	for _, e := range rep.Errors {
 		fmt.Fprintf(stdout, "error %s: %s\n", e.Path, e.Error)
 	}
