@@ -19,7 +19,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("LIKENESS_MASTER_KEY_FILE", filepath.Join(dir, "master.key"))
 	ctx := context.Background()
-	db, err := openStore(ctx, dir)
+	db, err := createStore(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

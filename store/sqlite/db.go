@@ -52,10 +52,23 @@ type Options struct {
 	Index likeness.VectorIndex
 	// Logger receives warnings about the vector index; nil discards them.
 	Logger *slog.Logger
+	// MustExist makes Open fail, creating nothing, when the database file
+	// does not exist yet: commands that only read must never create.
+	MustExist bool
+	// Exclusive takes an exclusive lock on the database's directory for as
+	// long as the store is open; Open fails with ErrLocked while another
+	// process (or another DB) holds it. Servers set it: two servers on one
+	// directory would let their in-memory vector indexes drift apart.
+	Exclusive bool
 }
+
+// ErrLocked is returned by Open when another process has the data
+// directory open exclusively.
+var ErrLocked = errors.New("the data directory is in use by another Likeness server")
 
 // DB is the embedded store. It is safe for concurrent use.
 type DB struct {
+	lock   *os.File // the directory lock (Options.Exclusive), released by Close
 	path   string
 	w      *sql.DB // the single writer connection
 	r      *sql.DB // read-only connections
@@ -94,14 +107,36 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if err := createFile(path); err != nil {
+	if opts.MustExist {
+		fi, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, likeness.Errorf(likeness.ENOTFOUND, "There is no Likeness database at %s.", path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("sqlite: %s is not a regular file", path)
+		}
+	} else if err := createFile(path); err != nil {
 		return nil, err
+	}
+	var lock *os.File
+	if opts.Exclusive {
+		var err error
+		if lock, err = lockDir(filepath.Dir(path)); err != nil {
+			return nil, err
+		}
 	}
 	ak, err := auditKey(opts.MasterKey)
 	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
 		return nil, err
 	}
 	db := &DB{
+		lock:     lock,
 		path:     path,
 		now:      opts.Now,
 		auditKey: ak,
@@ -189,6 +224,10 @@ func (db *DB) Close() error {
 	db.mu.Unlock()
 	db.index.Clear()
 	clear(db.master)
+	if db.lock != nil {
+		errs = append(errs, db.lock.Close())
+		db.lock = nil
+	}
 	return errors.Join(errs...)
 }
 
