@@ -186,6 +186,9 @@ func (db *DB) open(ctx context.Context) error {
 	if err := db.checkMasterKey(ctx); err != nil {
 		return err
 	}
+	if err := db.initAuditCheckpoint(ctx); err != nil {
+		return err
+	}
 	return db.loadIndex(ctx)
 }
 
