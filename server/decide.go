@@ -265,7 +265,7 @@ func (ss *session) authSuccess(ctx context.Context, facialID string) (map[string
 	if err := ss.s.cfg.Policy.RecordAuthSuccess(ctx, ss.app.ID, face.FacialID); err != nil {
 		ss.log.Warn("auth success", "err", err)
 	}
-	token, err := ss.s.signer.issue(ss.app.PublicID, face.FacialID, opAuthenticate)
+	token, err := ss.token(face.FacialID, opAuthenticate)
 	if err != nil {
 		return nil, false, fail(likeness.FioProcessingErr, "The result could not be signed.", err)
 	}

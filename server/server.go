@@ -124,17 +124,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	key, kid, err := cfg.Keys.SigningKey(ctx)
-	if err != nil {
+	if _, _, err := cfg.Keys.SigningKey(ctx); err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	s := &Server{
-		cfg:    cfg,
-		lim:    cfg.Limits.withDefaults(cfg.Engine.Workers()),
-		log:    cfg.Logger,
-		signer: &signer{key: key, kid: kid, issuer: cfg.PublicURL, now: cfg.Now},
+		cfg: cfg,
+		lim: cfg.Limits.withDefaults(cfg.Engine.Workers()),
+		log: cfg.Logger,
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
+	s.signer = &signer{ctx: s.base, keys: cfg.Keys, issuer: cfg.PublicURL, now: cfg.Now}
 	s.slots = make(chan struct{}, s.lim.MaxSessions)
 	s.limits = newKeyLimits(s.lim.APIRate, s.lim.APIBurst, cfg.Now)
 	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}

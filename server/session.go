@@ -19,14 +19,17 @@ import (
 // session is one widget operation over one WebSocket. One goroutine (run)
 // owns the state and is the only writer; one reader goroutine feeds it.
 type session struct {
-	s     *Server
-	conn  *websocket.Conn
-	app   *likeness.Application
-	set   *likeness.Settings // the application's policy when the session began
-	op    string
-	id    string
-	log   *slog.Logger
-	start time.Time
+	s    *Server
+	conn *websocket.Conn
+	app  *likeness.Application
+	set  *likeness.Settings // the application's policy when the session began
+	op   string
+	// purpose is likeness.PurposePrivacy when the privacy page started the
+	// session (admitPurpose), else empty.
+	purpose string
+	id      string
+	log     *slog.Logger
+	start   time.Time
 
 	// Set by the start message.
 	started     bool

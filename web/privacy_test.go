@@ -18,17 +18,18 @@ import (
 	"github.com/likeness/likeness"
 )
 
-// token signs a result token as server/token.go does, with edits.
-func (e *env) token(aud, sub, op string, edit func(*resultClaims, *jwt.Token)) string {
+// token signs a privacy page token for the application pid as
+// server/token.go does (issuePrivacy), with edits.
+func (e *env) token(pid, sub, op string, edit func(*privacyClaims, *jwt.Token)) string {
 	e.t.Helper()
 	key, kid, err := e.db.SigningKey(context.Background())
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	now := e.clock.Now()
-	cl := resultClaims{Op: op, RegisteredClaims: jwt.RegisteredClaims{Issuer: testOrigin, Subject: sub,
-		Audience: jwt.ClaimStrings{aud}, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(5 * time.Minute)),
-		ID: uuid.NewString()}}
+	cl := privacyClaims{Op: op, Purpose: likeness.PurposePrivacy, RegisteredClaims: jwt.RegisteredClaims{Issuer: testOrigin, Subject: sub,
+		Audience: jwt.ClaimStrings{likeness.PrivacyAudience(testOrigin, pid)}, IssuedAt: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(likeness.PrivacyTokenTTL)), ID: uuid.NewString()}}
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, &cl)
 	t.Header["kid"] = kid
 	if edit != nil {
@@ -79,21 +80,39 @@ func TestPrivacyPage(t *testing.T) {
 		{"another application's face", e.token(pid, stranger.FacialID, "authenticate", nil)},
 		{"unknown face", e.token(pid, uuid.NewString(), "authenticate", nil)},
 		{"enroll token", e.token(pid, face.FacialID, "enroll", nil)},
-		{"wrong issuer", e.token(pid, face.FacialID, "authenticate", func(c *resultClaims, _ *jwt.Token) { c.Issuer = "https://evil.example" })},
-		{"expired", e.token(pid, face.FacialID, "authenticate", func(c *resultClaims, _ *jwt.Token) {
+		{"wrong issuer", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) { c.Issuer = "https://evil.example" })},
+		{"expired", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) {
 			c.ExpiresAt = jwt.NewNumericDate(e.clock.Now().Add(-time.Second))
 		})},
-		{"no jti", e.token(pid, face.FacialID, "authenticate", func(c *resultClaims, _ *jwt.Token) { c.ID = "" })},
-		{"unknown kid", e.token(pid, face.FacialID, "authenticate", func(_ *resultClaims, t *jwt.Token) { t.Header["kid"] = "other" })},
+		{"no jti", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) { c.ID = "" })},
+		// A site's result token (server/token.go issue): right key, issuer,
+		// subject and operation, but made for the site.
+		{"site result token", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) {
+			c.Purpose, c.Audience = likeness.PurposeResult, jwt.ClaimStrings{pid}
+			c.ExpiresAt = jwt.NewNumericDate(e.clock.Now().Add(likeness.ResultTokenTTL))
+		})},
+		{"site audience with privacy purpose", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) {
+			c.Audience = jwt.ClaimStrings{pid}
+		})},
+		{"privacy audience, site purpose", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) {
+			c.Purpose = likeness.PurposeResult
+		})},
+		{"no purpose", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) { c.Purpose = "" })},
+		{"another application's privacy page", e.token(other.PublicID, face.FacialID, "authenticate", nil)},
+		{"too long a life", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) {
+			c.ExpiresAt = jwt.NewNumericDate(e.clock.Now().Add(likeness.ResultTokenTTL))
+		})},
+		{"no iat", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) { c.IssuedAt = nil })},
+		{"unknown kid", e.token(pid, face.FacialID, "authenticate", func(_ *privacyClaims, t *jwt.Token) { t.Header["kid"] = "other" })},
 		{"HS256", func() string {
-			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, resultClaims{Op: "authenticate", RegisteredClaims: jwt.RegisteredClaims{
-				Issuer: testOrigin, Subject: face.FacialID, Audience: jwt.ClaimStrings{pid}, ID: "x",
+			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, privacyClaims{Op: "authenticate", Purpose: likeness.PurposePrivacy, RegisteredClaims: jwt.RegisteredClaims{
+				Issuer: testOrigin, Subject: face.FacialID, Audience: jwt.ClaimStrings{likeness.PrivacyAudience(testOrigin, pid)}, ID: "x",
 				ExpiresAt: jwt.NewNumericDate(e.clock.Now().Add(time.Minute))}}).SignedString([]byte("guess"))
 			return s
 		}()},
 		{"another key", func() string {
-			t := jwt.NewWithClaims(jwt.SigningMethodES256, resultClaims{Op: "authenticate", RegisteredClaims: jwt.RegisteredClaims{
-				Issuer: testOrigin, Subject: face.FacialID, Audience: jwt.ClaimStrings{pid}, ID: "y",
+			t := jwt.NewWithClaims(jwt.SigningMethodES256, privacyClaims{Op: "authenticate", Purpose: likeness.PurposePrivacy, RegisteredClaims: jwt.RegisteredClaims{
+				Issuer: testOrigin, Subject: face.FacialID, Audience: jwt.ClaimStrings{likeness.PrivacyAudience(testOrigin, pid)}, ID: "y",
 				ExpiresAt: jwt.NewNumericDate(e.clock.Now().Add(time.Minute))}})
 			_, kid, _ := e.db.SigningKey(context.Background())
 			t.Header["kid"] = kid

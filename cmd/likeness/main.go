@@ -25,10 +25,11 @@ const usage = `likeness — self-hosted, privacy-by-design face authentication
 Usage:
   likeness serve --addr HOST:PORT --data DIR [--demo] [--public-url URL]
         [--trusted-proxies CIDRS] [--geoip-db FILE] [--country-header NAME]
-        [--console-signup first|open|off] [--webhook-allow-private]
+        [--console-signup first|open|off] [--webhook-allow-private] [--key-rotation 720h]
         [--vector-store embedded|weaviate --weaviate-url URL --weaviate-api-key-file FILE]
   likeness app create --data DIR --name NAME --origin URL [--webhook-url URL] [--json]
   likeness audit verify --data DIR              check every audit chain (exit 1 when broken)
+  likeness keys rotate --data DIR               a new token signing key (serve rotates every --key-rotation, 720h)
   likeness admin create --data DIR --email E [--password-file F]  make a console account (password on stdin)
   likeness eval  --faces DIR [--json]          evaluate the engine on a labelled face set
   likeness bench engine [--faces DIR] [--json]  time the engine on one core
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAdmin(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
 	case "bench":

@@ -126,9 +126,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxSessions := fs.Int("max-sessions", 0, "concurrent widget sessions before TOO_MANY_REQUESTS (default 16 per engine worker)")
 	proxies := fs.String("trusted-proxies", os.Getenv("LIKENESS_TRUSTED_PROXIES"), "comma-separated proxy addresses or CIDRs whose X-Forwarded-For and country header are believed")
 	geoDB := fs.String("geoip-db", os.Getenv("LIKENESS_GEOIP_DB"), "MaxMind DB file (GeoLite2/GeoIP2 Country or City) for allowedCountries")
+	keyRotation := fs.Duration("key-rotation", defaultKeyRotation, "replace the token signing key when it is this old (0: never; `likeness keys rotate` rotates at once)")
 	countryHeader := fs.String("country-header", os.Getenv("LIKENESS_COUNTRY_HEADER"), "header with the client's country set by a trusted proxy, e.g. CF-IPCountry")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *keyRotation < 0 {
+		return usageError("--key-rotation must be 0 (never) or a positive duration")
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
@@ -178,6 +182,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	purgeDone := make(chan struct{})
 	go func() { defer close(purgeDone); runPurges(purgeCtx, db, log, time.Hour) }()
 	defer func() { stopPurge(); <-purgeDone }()
+	keysDone := make(chan struct{})
+	go func() { defer close(keysDone); runKeyMaintenance(purgeCtx, db, log, *keyRotation) }()
+	defer func() { stopPurge(); <-keysDone }()
 	if *demo {
 		app, err := demoApp(ctx, db, *publicURL, ln.Addr().(*net.TCPAddr).Port)
 		if err != nil {

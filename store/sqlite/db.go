@@ -9,6 +9,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"database/sql"
 	"embed"
 	"errors"
@@ -82,8 +83,8 @@ type DB struct {
 	mu   sync.RWMutex
 	apps map[string]appKey // by application ID: collection and data key
 
-	sigMu  sync.Mutex
-	sigKey *signingKey
+	sigMu   sync.Mutex
+	sigKeys map[string]*ecdsa.PrivateKey // unsealed signing keys by key ID
 
 	outbox outbox // webhook outbox wake-up (outbox.go)
 }

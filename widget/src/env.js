@@ -5,6 +5,7 @@
 
 import { openCamera } from './camera.js';
 import { runCheck } from './check.js';
+import { framedByOtherOrigin } from './frame.js';
 import { frameGrabber } from './frames.js';
 import { createUI } from './ui.js';
 import { scriptOrigin } from './url.js';
@@ -33,5 +34,6 @@ export function browserEnv(win) {
     openCamera: (timeoutMs) => openCamera(win.navigator.mediaDevices, timeoutMs),
     createUI: (options) => createUI(doc, options),
     grabFrame: frameGrabber(doc),
+    framed: () => framedByOtherOrigin(win),
   };
 }

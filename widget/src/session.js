@@ -40,6 +40,7 @@ import { checkURL, socketURL } from './url.js';
  * @property {() => number} now milliseconds, monotonic
  * @property {(fn: () => void, ms: number) => unknown} setTimeout
  * @property {(id: unknown) => void} clearTimeout
+ * @property {() => boolean} [framed] whether the page is framed by another origin (frame.js)
  */
 
 /** WebSocket.OPEN */
@@ -57,7 +58,8 @@ const DEFAULT_PIN_LENGTH = 4;
 export class Operation {
   /**
    * @param {Env} env
-   * @param {{host: string, publicId: string}} target the server and the application
+   * @param {{host: string, publicId: string, purpose?: string}} target the server, the application
+   *   and the token's purpose ("privacy" on the server's privacy page only)
    * @param {OperationOptions} options
    */
   constructor(env, target, options) {
@@ -125,7 +127,7 @@ export class Operation {
       (stream) => this.cameraReady(stream),
       (reason) => this.cameraFailed(reason === 'unavailable' ? 'unavailable' : 'denied'),
     );
-    env.check(checkURL(target.host, target.publicId, o.op)).then(
+    env.check(checkURL(target.host, target.publicId, o.op, target.purpose)).then(
       () => this.connect(),
       (code) => this.finish(false, toErrorCode(code)),
     );
@@ -165,7 +167,7 @@ export class Operation {
     const { env, o, target } = this;
     let ws;
     try {
-      ws = env.openSocket(socketURL(target.host, target.publicId, o.op));
+      ws = env.openSocket(socketURL(target.host, target.publicId, o.op, target.purpose));
     } catch {
       this.finish(false, ERROR_CODES.NETWORK_IO);
       return;
@@ -236,6 +238,11 @@ export class Operation {
    */
   showConsent(msg) {
     this.pendingConsent = null;
+    if (this.env.framed?.()) {
+      // Never ask for consent where another site's page could cover it.
+      this.finish(false, ERROR_CODES.FORBIDDDEN_ORIGIN);
+      return;
+    }
     this.clearTimer('reply');
     this.startTimer('terms', this.o.termsTimeout * 1000, () => this.answerConsent(msg, false));
     const notice = {
