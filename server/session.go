@@ -122,6 +122,9 @@ func (ss *session) run() {
 
 	ss.log.Info("session started")
 	res, f := ss.loop(ctx, ctrl, frames, readErr)
+	if f != nil {
+		ss.discardConsent()
+	}
 	switch {
 	case f != nil:
 		ss.log.Info("session failed", "code", int(f.code), "reason", f.msg, "err", f.err,
@@ -367,7 +370,7 @@ func (ss *session) handleControl(ctx context.Context, m clientMsg, beginCapture 
 func (ss *session) recordConsent(ctx context.Context, kind string, n *likeness.Notice) error {
 	rec, err := ss.s.cfg.Consent.RecordConsent(ctx, likeness.ConsentRecord{
 		AppID: ss.app.ID, Kind: kind, NoticeVersion: n.Version, NoticeSHA256: n.SHA256,
-		Locale: n.Locale, SessionID: ss.id,
+		Locale: n.Locale, SessionID: ss.id, Pending: true,
 	})
 	if err != nil {
 		return err

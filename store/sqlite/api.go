@@ -378,7 +378,8 @@ func (db *DB) deleteFacesWhere(ctx context.Context, appID, reason, where string,
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	var ids []string
-	err = db.updateLocked(ctx, func(tx *sql.Tx) error {
+	err = db.eraseLocked(ctx, func(tx *sql.Tx) error {
+		ids = ids[:0]
 		rows, err := tx.QueryContext(ctx, `SELECT facial_id, coalesce(external_id, '') FROM faces WHERE `+where, args...)
 		if err != nil {
 			return err
@@ -455,6 +456,7 @@ func (db *DB) PurgeExpired(ctx context.Context) (int, error) {
 			return total, err
 		}
 	}
+	db.ensureReserve(ctx) // made again if a full disk used it
 	return total, nil
 }
 

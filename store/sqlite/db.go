@@ -190,6 +190,7 @@ func (db *DB) open(ctx context.Context) error {
 	if err := db.initAuditCheckpoint(ctx); err != nil {
 		return err
 	}
+	db.ensureReserve(ctx)
 	return db.loadIndex(ctx)
 }
 
