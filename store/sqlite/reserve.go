@@ -15,8 +15,8 @@ import (
 // (the WAL, secure_delete's zeroed pages, the audit entry and the
 // facialid.deleted event).
 const (
-	reserveRows     = 16       // rows of erasure_reserve
-	reserveRowBytes = 64 << 10 // each: 1 MiB in the database in all
+	reserveRows     = 4        // rows of erasure_reserve
+	reserveRowBytes = 64 << 10 // each: 256 KiB in the database in all
 	reserveFileSize = 8 << 20  // the file beside the database, for the WAL
 )
 
