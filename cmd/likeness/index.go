@@ -145,7 +145,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer closeVI()
 	start := time.Now()
-	db, err := openStore(ctx, *data, vc.with(vi, log), exclusive)
+	db, err := openStore(ctx, *data, vc.with(vi, log))
 	if err != nil {
 		return err
 	}
