@@ -19,17 +19,14 @@ import (
 // session is one widget operation over one WebSocket. One goroutine (run)
 // owns the state and is the only writer; one reader goroutine feeds it.
 type session struct {
-	s    *Server
-	conn *websocket.Conn
-	app  *likeness.Application
-	set  *likeness.Settings // the application's policy when the session began
-	op   string
-	// purpose is likeness.PurposePrivacy when the privacy page started the
-	// session (admitPurpose), else empty.
-	purpose string
-	id      string
-	log     *slog.Logger
-	start   time.Time
+	s     *Server
+	conn  *websocket.Conn
+	app   *likeness.Application
+	set   *likeness.Settings // the application's policy when the session began
+	op    string
+	id    string
+	log   *slog.Logger
+	start time.Time
 
 	// Set by the start message.
 	started     bool
@@ -54,6 +51,10 @@ type session struct {
 	pinFirst string   // the PIN typed first, until it is confirmed
 	pinCands []string // Facial IDs a PIN may unlock
 	pinTries int
+
+	// purpose is likeness.PurposePrivacy when the privacy page started the
+	// session (admitPurpose), else empty.
+	purpose string
 }
 
 // goodFrame is what a usable frame leaves behind: only in memory, only for
