@@ -8,16 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-)
 
-// Permissions policies. Pages that run the widget (the demo here, the
-// privacy page in package web) may use the camera of their own origin;
-// every other reply grants no powerful feature at all.
-const (
-	// PermissionsPolicyNone is every reply's Permissions-Policy.
-	PermissionsPolicyNone = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
-	// PermissionsPolicyCamera is the policy of a page that runs the widget.
-	PermissionsPolicyCamera = "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+	"github.com/likeness/likeness"
 )
 
 // hstsValue is sent on replies that reached the client over HTTPS.
@@ -90,7 +82,7 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Permissions-Policy", PermissionsPolicyNone)
+		h.Set("Permissions-Policy", likeness.PermissionsPolicyNone)
 		if s.cfg.Network.overHTTPS(c.Request()) {
 			h.Set("Strict-Transport-Security", hstsValue)
 		}

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/likeness/likeness"
 )
 
 func TestValidRequestID(t *testing.T) {
@@ -155,7 +157,7 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 	for _, p := range []string{"/healthz", "/.well-known/jwks.json", "/fio.js", "/v1/openapi.json", "/nowhere"} {
 		hd := get(p, "")
-		if got := hd.Get("Permissions-Policy"); got != PermissionsPolicyNone || !strings.Contains(got, "camera=()") {
+		if got := hd.Get("Permissions-Policy"); got != likeness.PermissionsPolicyNone || !strings.Contains(got, "camera=()") {
 			t.Errorf("%s: Permissions-Policy %q", p, got)
 		}
 		if hd.Get("Strict-Transport-Security") != "" {
@@ -165,7 +167,7 @@ func TestSecurityHeaders(t *testing.T) {
 			t.Errorf("%s: no HSTS behind a trusted proxy saying https", p)
 		}
 	}
-	if got := get("/demo", "").Get("Permissions-Policy"); got != PermissionsPolicyCamera {
+	if got := get("/demo", "").Get("Permissions-Policy"); got != likeness.PermissionsPolicyCamera {
 		t.Errorf("/demo: Permissions-Policy %q, want the camera for itself", got)
 	}
 

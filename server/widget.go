@@ -239,7 +239,7 @@ func (s *Server) handleDemo(c echo.Context) error {
 	page = bytes.ReplaceAll(page, []byte("__PUBLIC_ID__"), []byte(s.cfg.DemoPublicID))
 	h := c.Response().Header()
 	h.Set("Content-Security-Policy", demoCSP)
-	h.Set("Permissions-Policy", PermissionsPolicyCamera)
+	h.Set("Permissions-Policy", likeness.PermissionsPolicyCamera)
 	h.Set("Cache-Control", "no-store")
 	return c.HTMLBlob(http.StatusOK, page)
 }

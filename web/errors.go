@@ -17,11 +17,6 @@ import (
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// permissionsPolicyCamera is the Permissions-Policy of the privacy start
-// page, which runs the widget (the server sets camera=() on every other
-// reply).
-const permissionsPolicyCamera = "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
-
 // statusOf maps an application error code to an HTTP status.
 func statusOf(code string) int {
 	switch code {

@@ -88,7 +88,7 @@ func (h *Handler) handlePrivacy(c echo.Context) error {
 
 func (h *Handler) renderPrivacyStart(c echo.Context, app *likeness.Application, status int, failed string) error {
 	// The start page runs the widget: it may use the camera of this origin.
-	c.Response().Header().Set("Permissions-Policy", permissionsPolicyCamera)
+	c.Response().Header().Set("Permissions-Policy", likeness.PermissionsPolicyCamera)
 	v := templates.PrivacyView{Chrome: h.chrome(c, "Your data with "+app.Name), PreCSRF: h.preToken(c),
 		AppName: app.Name, PublicID: app.PublicID, Failed: failed}
 	return h.render(c, status, templates.PrivacyPage(v))

@@ -66,6 +66,9 @@ func TestPrivacyPage(t *testing.T) {
 	r := b.get(page)
 	check(t, "start", r, http.StatusOK, []string{"Your data with Shop", `src="/fio.js"`, `data-public-id="` + pid + `"`,
 		"Verify with my face", `id="privacy-token-form"`}, append([]string{face.FacialID}, neverShown...))
+	if got := r.Header().Get("Permissions-Policy"); got != likeness.PermissionsPolicyCamera {
+		t.Errorf("the verification page's Permissions-Policy %q, want the camera for itself", got)
+	}
 	check(t, "unknown app", b.get("/privacy/app_00000000000000000000"), http.StatusNotFound, []string{"There is no privacy page here."}, nil)
 
 	// Every failure gets the same page and message.
