@@ -331,16 +331,26 @@ func (db *DB) update(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (db *DB) updateLocked(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return fullError(fmt.Errorf("sqlite: begin: %w", err))
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return fullError(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
+		return fullError(fmt.Errorf("sqlite: commit: %w", err))
 	}
 	return nil
+}
+
+// fullError gives a write that failed for lack of space a clear public
+// error (EUNAVAILABLE); the cause stays for the log and for isFull.
+func fullError(err error) error {
+	var le *likeness.Error
+	if isFull(err) && !errors.As(err, &le) {
+		return likeness.Wrap(err, likeness.EUNAVAILABLE, "The server has no storage space left. Try again later.")
+	}
+	return err
 }
 
 // checkpoint copies the WAL into the database file and truncates the WAL, so
