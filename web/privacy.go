@@ -348,8 +348,10 @@ func (h *Handler) handlePrivacyDelete(c echo.Context) error {
 	if err := h.store.DeleteFace(ctx, app.ID, f.FacialID, likeness.ReasonSelfService); err != nil {
 		return err
 	}
+	// The session opens nothing once the face is gone; recording its end
+	// may fail on a full disk, which must not hide a completed erasure.
 	if err := h.store.RevokeSession(ctx, cl.SID, cl.ExpiresAt.Time); err != nil {
-		return err
+		h.log.Warn("privacy session revocation after erasure", "err", err)
 	}
 	setCookie(c, privacyCookie, "", time.Time{}, h.now())
 	v := templates.PrivacyDoneView{Chrome: h.chrome(c, "Your Facial ID was erased"), AppName: app.Name}

@@ -217,6 +217,27 @@ func TestPrivacyPage(t *testing.T) {
 	check(t, "export after erasure", b.get(page+"/export"), http.StatusSeeOther, nil, nil)
 }
 
+// TestPrivacyEraseOnAFullDisk: a person can erase themselves when the
+// server's disk is full.
+func TestPrivacyEraseOnAFullDisk(t *testing.T) {
+	e := newEnv(t)
+	e.signUp("ann@example.com", "Acme")
+	app, _ := e.app(e.org("ann@example.com"), "Shop")
+	face := e.enroll(app, "", "")
+	b := e.browser()
+	if r := b.verify(app.PublicID, e.token(app.PublicID, face.FacialID, "authenticate", nil)); r.Code != http.StatusSeeOther {
+		t.Fatalf("verify: %d", r.Code)
+	}
+	page := "/privacy/" + app.PublicID
+	b.get(page)
+	e.db.FillForTest(t)
+	r := b.post(page+"/delete", url.Values{"confirm": {"yes"}})
+	check(t, "erase on a full disk", r, http.StatusOK, []string{"Your Facial ID was erased."}, nil)
+	if _, err := e.db.Face(context.Background(), app.ID, face.FacialID); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+		t.Fatalf("the face is still there: %v", err)
+	}
+}
+
 func TestPrivacySessionExpires(t *testing.T) {
 	e := newEnv(t)
 	e.signUp("ann@example.com", "Acme")
