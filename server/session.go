@@ -123,9 +123,6 @@ func (ss *session) run() {
 
 	ss.log.Info("session started")
 	res, f := ss.loop(ctx, ctrl, frames, readErr)
-	if f != nil {
-		ss.discardConsent()
-	}
 	switch {
 	case f != nil:
 		ss.log.Info("session failed", "code", int(f.code), "reason", f.msg, "err", f.err,
@@ -139,6 +136,9 @@ func (ss *session) run() {
 			"ms_from_first_good_frame", ss.s.cfg.Now().Sub(ss.firstGood).Milliseconds())
 		ss.send(res)
 		ss.recordOutcome(ctx, "ok")
+	}
+	if f != nil {
+		ss.discardConsent() // after the reply: the person need not wait for it
 	}
 	_ = ss.conn.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
