@@ -16,9 +16,6 @@ import (
 	"github.com/likeness/likeness"
 )
 
-// TokenTTL is how long a result token is valid.
-const TokenTTL = likeness.ResultTokenTTL
-
 // KeySource provides the server's ES256 signing keys.
 type KeySource interface {
 	// SigningKey returns the current key and its key ID, making one when
@@ -69,7 +66,7 @@ type signer struct {
 // issue returns a signed result token for the site saying that facialID did
 // op in the application whose public ID is aud.
 func (s *signer) issue(aud, facialID, op string) (string, error) {
-	return s.sign(aud, facialID, op, likeness.PurposeResult, TokenTTL)
+	return s.sign(aud, facialID, op, likeness.PurposeResult, likeness.ResultTokenTTL)
 }
 
 // issuePrivacy returns a token for the privacy page of the application
