@@ -76,6 +76,10 @@ type ConsentRecord struct {
 	Method        string     // API attestations: how the site obtained consent
 	ObtainedAt    *time.Time // API attestations: when the site obtained it
 	CreatedAt     time.Time
+	// Pending marks a record made for an enrollment that has not committed
+	// yet (not stored): its consent.recorded webhook is held until the
+	// enrollment commits, and DiscardConsent removes both if it fails.
+	Pending bool
 }
 
 // ConsentService keeps notices and consent records.
@@ -87,6 +91,9 @@ type ConsentService interface {
 	// ECONSENT when a widget acceptance names a notice version or hash that is
 	// not the application's.
 	RecordConsent(ctx context.Context, rec ConsentRecord) (*ConsentRecord, error)
+	// DiscardConsent removes a record no Facial ID links to (its enrollment
+	// failed), with its consent.recorded event; it keeps a linked record.
+	DiscardConsent(ctx context.Context, appID, id string) error
 }
 
 // Face is one enrolled person (a Facial ID) in one application's collection.

@@ -53,6 +53,9 @@ type Store interface {
 	// CreateConsentRecord stores a record. ENOTFOUND when the application
 	// does not exist.
 	CreateConsentRecord(ctx context.Context, rec *likeness.ConsentRecord) error
+	// DiscardConsentRecord removes a record no Facial ID links to, with its
+	// consent.recorded event; a linked record is kept.
+	DiscardConsentRecord(ctx context.Context, appID, id string) error
 }
 
 // Service implements likeness.ConsentService.
@@ -347,4 +350,10 @@ func isHexSHA256(s string) bool {
 		}
 	}
 	return true
+}
+
+// DiscardConsent removes a consent record whose enrollment did not complete,
+// and its consent.recorded event; a record a Facial ID links to is kept.
+func (s *Service) DiscardConsent(ctx context.Context, appID, id string) error {
+	return s.store.DiscardConsentRecord(ctx, appID, id)
 }

@@ -40,6 +40,20 @@ func LoadOrCreateMasterKey(path string) ([]byte, error) {
 	return key, nil
 }
 
+// LoadMasterKey returns the master key stored base64-encoded in the file at
+// path, with the checks of LoadOrCreateMasterKey, and never creates one: a
+// missing file is an error wrapping fs.ErrNotExist.
+func LoadMasterKey(path string) ([]byte, error) {
+	if path == "" {
+		return nil, errors.New("crypt: master key path is empty")
+	}
+	key, err := loadMasterKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("crypt: master key %s: %w", path, err)
+	}
+	return key, err
+}
+
 func loadMasterKey(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -164,11 +164,15 @@ describe('console and privacy page end to end', { timeout: 600_000 }, () => {
     await page.goto(`${server.url}/console/apps/${state.shopPublicId}`);
     assert.ok(!(await page.content()).includes(key), 'the key is not shown again');
 
-    // The widget admits this server's own origin for an authentication
-    // only (the privacy page), never for an enrollment.
-    const check = (op) => fetch(`${server.url}/widget/check?publicId=${state.shopPublicId}&op=${op}`, { headers: { Origin: server.url } });
-    assert.equal((await check('authenticate')).status, 200, 'the privacy page may authenticate');
-    const refused = await check('enroll');
+    // The widget admits this server's own origin for the privacy page's
+    // authentication only (purpose=privacy), never for an enrollment nor for
+    // a site's token; a site cannot ask for the privacy page's token.
+    const check = (op, purpose = '', origin = server.url) => fetch(
+      `${server.url}/widget/check?publicId=${state.shopPublicId}&op=${op}${purpose ? '&purpose=' + purpose : ''}`, { headers: { Origin: origin } });
+    assert.equal((await check('authenticate', 'privacy')).status, 200, 'the privacy page may authenticate');
+    assert.equal((await check('authenticate')).status, 403, 'no site token for this server\'s origin');
+    assert.equal((await check('authenticate', 'privacy', 'https://shop.example')).status, 403, 'a site gets no privacy token');
+    const refused = await check('enroll', 'privacy');
     assert.equal(refused.status, 403);
     assert.equal((await refused.json()).fioCode, 17, 'FORBIDDDEN_ORIGIN for an enrollment from this server');
   });

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -357,6 +358,14 @@ func bindJSON(c echo.Context, v any) error {
 			return likeness.Errorf(likeness.ETOOLARGE, "The request body is too large.")
 		}
 		return likeness.Wrap(err, likeness.EINVALID, "The body is not valid JSON for this request: "+jsonProblem(err))
+	}
+	// One JSON value and nothing after it but white space: trailing data
+	// would be a second request smuggled past the checks of the first.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil && strings.Contains(err.Error(), "request body too large") {
+			return likeness.Errorf(likeness.ETOOLARGE, "The request body is too large.")
+		}
+		return likeness.Errorf(likeness.EINVALID, "The body is not valid JSON for this request: data after the JSON object.")
 	}
 	return nil
 }

@@ -259,7 +259,7 @@ func (s *Server) handleEnrollFace(c echo.Context) error {
 	rec, err := s.cfg.Consent.RecordConsent(ctx, likeness.ConsentRecord{
 		AppID: p.App.ID, Kind: likeness.ConsentAPI, NoticeVersion: in.Consent.NoticeVersion,
 		Method: strings.TrimSpace(in.Consent.Method), ObtainedAt: &obtained,
-		SessionID: c.Response().Header().Get(echo.HeaderXRequestID),
+		SessionID: c.Response().Header().Get(echo.HeaderXRequestID), Pending: true,
 	})
 	if err != nil {
 		return err
@@ -268,6 +268,7 @@ func (s *Server) handleEnrollFace(c echo.Context) error {
 		AppID: p.App.ID, ConsentID: rec.ID, Template: tmpl, Payload: in.Metadata, ExternalID: in.ExternalID, Images: images,
 	})
 	if err != nil {
+		s.discardConsent(ctx, p.App.ID, rec.ID)
 		return err
 	}
 	return c.JSON(http.StatusCreated, s.faceView(ctx, face))

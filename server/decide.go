@@ -255,7 +255,7 @@ func (ss *session) authSuccess(ctx context.Context, facialID string) (map[string
 	if err != nil {
 		return nil, false, fail(likeness.FioUnrecognizedFace, "The face was not recognised.", err)
 	}
-	token, err := ss.s.signer.issue(ss.app.PublicID, face.FacialID, opAuthenticate)
+	token, err := ss.token(face.FacialID, opAuthenticate)
 	if err != nil {
 		return nil, false, fail(likeness.FioProcessingErr, "The result could not be signed.", err)
 	}

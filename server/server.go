@@ -151,17 +151,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	key, kid, err := cfg.Keys.SigningKey(ctx)
-	if err != nil {
+	if _, _, err := cfg.Keys.SigningKey(ctx); err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	s := &Server{
-		cfg:    cfg,
-		lim:    cfg.Limits.withDefaults(cfg.Engine.Workers()),
-		log:    cfg.Logger,
-		signer: &signer{key: key, kid: kid, issuer: cfg.PublicURL, now: cfg.Now},
+		cfg: cfg,
+		lim: cfg.Limits.withDefaults(cfg.Engine.Workers()),
+		log: cfg.Logger,
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
+	s.signer = &signer{ctx: s.base, keys: cfg.Keys, issuer: cfg.PublicURL, now: cfg.Now}
 	s.slots = newSessionSlots(s.lim.MaxSessions, s.lim.MaxSessionsPerIP)
 	s.limits = newKeyLimits(s.lim.APIRate, s.lim.APIBurst, cfg.Now)
 	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}
@@ -180,9 +179,9 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(middleware.RequestID())
+	e.Use(requestID)
 	e.Use(middleware.Recover())
-	e.Use(securityHeaders)
+	e.Use(s.securityHeaders)
 	e.Use(s.accessLog)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
@@ -241,22 +240,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return err
-}
-
-// securityHeaders sets the headers every reply carries, and HSTS on
-// every reply served over TLS.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if c.Request().TLS != nil { // served over TLS by this binary (a TLS proxy sets its own)
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-		}
-		return next(c)
-	}
 }
 
 // accessLog logs one line per request: never query strings (they may carry

@@ -335,7 +335,7 @@ func (h *harness) verifyToken(token, wantSub, wantOp string) {
 	if !strings.Contains(string(payload), `"aud":"`+h.app.PublicID+`"`) {
 		h.t.Errorf("aud is not the public ID as a string: %s", payload)
 	}
-	if claims.Subject != wantSub || claims.Op != wantOp || claims.ID == "" {
+	if claims.Subject != wantSub || claims.Op != wantOp || claims.ID == "" || claims.Purpose != likeness.PurposeResult {
 		h.t.Errorf("claims %+v, want sub %s op %s", claims, wantSub, wantOp)
 	}
 	if ttl := claims.ExpiresAt.Sub(claims.IssuedAt.Time); ttl <= 0 || ttl > 5*time.Minute {

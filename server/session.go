@@ -54,6 +54,10 @@ type session struct {
 	pinFirst string   // the PIN typed first, until it is confirmed
 	pinCands []string // Facial IDs a PIN may unlock
 	pinTries int
+
+	// purpose is likeness.PurposePrivacy when the privacy page started the
+	// session (admitPurpose), else empty.
+	purpose string
 }
 
 // goodFrame is what a usable frame leaves behind: only in memory, only for
@@ -137,6 +141,9 @@ func (ss *session) run() {
 			"ms_from_first_good_frame", ss.s.cfg.Now().Sub(ss.firstGood).Milliseconds())
 		ss.send(res)
 		ss.recordOutcome(ctx, "ok")
+	}
+	if f != nil {
+		ss.discardConsent() // after the reply: the person need not wait for it
 	}
 	_ = ss.conn.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
@@ -409,7 +416,7 @@ func (ss *session) handleControl(ctx context.Context, m clientMsg, beginCapture 
 func (ss *session) recordConsent(ctx context.Context, kind string, n *likeness.Notice) error {
 	rec, err := ss.s.cfg.Consent.RecordConsent(ctx, likeness.ConsentRecord{
 		AppID: ss.app.ID, Kind: kind, NoticeVersion: n.Version, NoticeSHA256: n.SHA256,
-		Locale: n.Locale, SessionID: ss.id,
+		Locale: n.Locale, SessionID: ss.id, Pending: true,
 	})
 	if err != nil {
 		return err

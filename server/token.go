@@ -12,19 +12,26 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+
+	"github.com/likeness/likeness"
 )
 
-// TokenTTL is how long a result token is valid.
-const TokenTTL = 5 * time.Minute
-
-// KeySource provides the server's ES256 signing key and its key ID.
+// KeySource provides the server's ES256 signing keys.
 type KeySource interface {
+	// SigningKey returns the current key and its key ID, making one when
+	// there is none; it follows rotations made by other processes.
 	SigningKey(ctx context.Context) (*ecdsa.PrivateKey, string, error)
+	// VerificationKeys returns the current key and the keys retired after
+	// retiredAfter: those whose tokens may still be valid.
+	VerificationKeys(ctx context.Context, retiredAfter time.Time) ([]likeness.VerificationKey, error)
 }
 
-// ResultClaims are the claims of a result token.
+// ResultClaims are the claims of a token: a site's result token (purpose
+// "result", audience the application's public ID) or a privacy page token
+// (purpose "privacy", audience the privacy page's URL).
 type ResultClaims struct {
-	Op string `json:"op"` // "enroll" or "authenticate"
+	Op      string `json:"op"` // "enroll" or "authenticate"
+	Purpose string `json:"purpose"`
 	jwt.RegisteredClaims
 }
 
@@ -37,41 +44,67 @@ func (c ResultClaims) MarshalJSON() ([]byte, error) {
 		aud = c.Audience[0]
 	}
 	return json.Marshal(struct {
-		Iss string `json:"iss"`
-		Sub string `json:"sub"`
-		Aud string `json:"aud"`
-		Iat int64  `json:"iat"`
-		Exp int64  `json:"exp"`
-		Jti string `json:"jti"`
-		Op  string `json:"op"`
-	}{c.Issuer, c.Subject, aud, c.IssuedAt.Unix(), c.ExpiresAt.Unix(), c.ID, c.Op})
+		Iss     string `json:"iss"`
+		Sub     string `json:"sub"`
+		Aud     string `json:"aud"`
+		Iat     int64  `json:"iat"`
+		Exp     int64  `json:"exp"`
+		Jti     string `json:"jti"`
+		Op      string `json:"op"`
+		Purpose string `json:"purpose"`
+	}{c.Issuer, c.Subject, aud, c.IssuedAt.Unix(), c.ExpiresAt.Unix(), c.ID, c.Op, c.Purpose})
 }
 
-// signer issues result tokens.
+// signer issues tokens with the current key of its KeySource.
 type signer struct {
-	key    *ecdsa.PrivateKey
-	kid    string
+	ctx    context.Context
+	keys   KeySource
 	issuer string
 	now    func() time.Time
 }
 
-// issue returns a signed token saying that facialID did op in application aud.
+// issue returns a signed result token for the site saying that facialID did
+// op in the application whose public ID is aud.
 func (s *signer) issue(aud, facialID, op string) (string, error) {
+	return s.sign(aud, facialID, op, likeness.PurposeResult, likeness.ResultTokenTTL)
+}
+
+// issuePrivacy returns a token for the privacy page of the application
+// publicID only: it says that facialID authenticated from that page.
+func (s *signer) issuePrivacy(publicID, facialID string) (string, error) {
+	return s.sign(likeness.PrivacyAudience(s.issuer, publicID), facialID, opAuthenticate, likeness.PurposePrivacy, likeness.PrivacyTokenTTL)
+}
+
+func (s *signer) sign(aud, facialID, op, purpose string, ttl time.Duration) (string, error) {
+	key, kid, err := s.keys.SigningKey(s.ctx)
+	if err != nil {
+		return "", err
+	}
 	now := s.now()
 	claims := ResultClaims{
-		Op: op,
+		Op:      op,
+		Purpose: purpose,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.issuer,
 			Subject:   facialID,
 			Audience:  jwt.ClaimStrings{aud},
 			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(TokenTTL)),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 			ID:        uuid.NewString(),
 		},
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
-	t.Header["kid"] = s.kid
-	return t.SignedString(s.key)
+	t.Header["kid"] = kid
+	return t.SignedString(key)
+}
+
+// token issues the session's token for a successful operation: a privacy
+// page token when the privacy page started the session, else the site's.
+func (ss *session) token(facialID, op string) (string, error) {
+	if ss.purpose == likeness.PurposePrivacy && op == opAuthenticate {
+		return ss.s.signer.issuePrivacy(ss.app.PublicID, facialID)
+	}
+	return ss.s.signer.issue(ss.app.PublicID, facialID, op)
 }
 
 // jwk is one public key in a JWKS document (RFC 7517/7518).
@@ -85,21 +118,31 @@ type jwk struct {
 	Alg string `json:"alg"`
 }
 
-func (s *signer) jwks() (map[string][]jwk, error) {
-	pt, err := s.key.PublicKey.Bytes() // 0x04 || X || Y
-	if err != nil || len(pt) != 65 {
-		return nil, fmt.Errorf("encode public key: %v", err)
+// jwks lists the current key and every retired key whose tokens may still
+// be valid (retired less than likeness.KeyGrace ago).
+func (s *signer) jwks(ctx context.Context) (map[string][]jwk, error) {
+	keys, err := s.keys.VerificationKeys(ctx, s.now().Add(-likeness.KeyGrace))
+	if err != nil {
+		return nil, err
 	}
 	enc := base64.RawURLEncoding.EncodeToString
-	return map[string][]jwk{"keys": {{
-		Kty: "EC", Crv: "P-256", X: enc(pt[1:33]), Y: enc(pt[33:]), Kid: s.kid, Use: "sig", Alg: "ES256",
-	}}}, nil
+	out := []jwk{}
+	for _, k := range keys {
+		pt, err := k.Key.Bytes() // 0x04 || X || Y
+		if err != nil || len(pt) != 65 {
+			return nil, fmt.Errorf("encode public key %s: %v", k.KID, err)
+		}
+		out = append(out, jwk{Kty: "EC", Crv: "P-256", X: enc(pt[1:33]), Y: enc(pt[33:]), Kid: k.KID, Use: "sig", Alg: "ES256"})
+	}
+	return map[string][]jwk{"keys": out}, nil
 }
 
 func (s *Server) handleJWKS(c echo.Context) error {
-	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	// Short caching: verifiers refetch on an unknown kid anyway, and a
+	// retired key should leave caches soon after it leaves the set.
+	c.Response().Header().Set("Cache-Control", "public, max-age=60")
 	c.Response().Header().Set("Access-Control-Allow-Origin", "*") // public keys, no credentials
-	keys, err := s.signer.jwks()
+	keys, err := s.signer.jwks(c.Request().Context())
 	if err != nil {
 		return err
 	}

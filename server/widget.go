@@ -46,13 +46,41 @@ func (s *Server) admit(c echo.Context) (*likeness.Application, *likeness.Setting
 	switch {
 	case origin == "" && st.RejectEmptyOrigin:
 		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The request has no Origin header."), likeness.FioEmptyOrigin)
-	case origin != "" && !originAllowed(s.allowedOrigins(app, op), origin):
+	case origin != "" && !originAllowed(s.allowedOrigins(app, op, c.QueryParam("purpose")), origin):
 		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "This site is not allowed to use the application."), likeness.FioForbiddenOrigin)
 	}
 	if !s.countryAllowed(c.Request(), st) {
 		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The application is not available in this country."), likeness.FioForbiddenCountry)
 	}
 	return app, st, op, nil
+}
+
+// admitPurpose checks the purpose a widget session asks for: none (a
+// site's result token) or likeness.PurposePrivacy, which only this server's
+// own privacy page may ask for (an authentication from this server's
+// origin). A site's page, whatever it sends, never gets a token the privacy
+// page accepts.
+func (s *Server) admitPurpose(c echo.Context, op string) (string, error) {
+	switch p := c.QueryParam("purpose"); p {
+	case "":
+		return "", nil
+	case likeness.PurposePrivacy:
+		if op == opAuthenticate && s.ownOrigin(requestOrigin(c.Request())) {
+			return p, nil
+		}
+		return "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "Only this server's privacy page may verify for it."), likeness.FioForbiddenOrigin)
+	default:
+		return "", withFio(likeness.Errorf(likeness.EINVALID, "Unknown purpose."), likeness.FioProcessingErr)
+	}
+}
+
+// ownOrigin reports whether origin is this server's public origin.
+func (s *Server) ownOrigin(origin string) bool {
+	u, err := url.Parse(s.cfg.PublicURL)
+	if err != nil || u.Host == "" || origin == "" {
+		return false
+	}
+	return originAllowed([]string{u.Scheme + "://" + u.Host}, origin)
 }
 
 // requestOrigin returns the Origin header, or for a same-origin request
@@ -75,12 +103,13 @@ func requestOrigin(r *http.Request) string {
 }
 
 // allowedOrigins are the origins that may run op with the application: its
-// own and, for an authentication only, this server's (PublicURL), where the
-// self-service privacy page /privacy/{publicId} verifies a person. A page of
-// this server never enrolls anyone into a site's application.
-func (s *Server) allowedOrigins(app *likeness.Application, op string) []string {
+// own and, for the privacy page's authentication only (purpose "privacy"),
+// this server's (PublicURL), where the self-service privacy page
+// /privacy/{publicId} verifies a person. A page of this server never
+// enrolls anyone into a site's application, nor gets a site's token.
+func (s *Server) allowedOrigins(app *likeness.Application, op, purpose string) []string {
 	u, err := url.Parse(s.cfg.PublicURL)
-	if op != opAuthenticate || err != nil || u.Host == "" {
+	if op != opAuthenticate || purpose != likeness.PurposePrivacy || err != nil || u.Host == "" {
 		return app.Origins
 	}
 	return append(slices.Clip(app.Origins), u.Scheme+"://"+u.Host)
@@ -112,8 +141,11 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 		h.Add("Vary", "Origin")
 	}
 	h.Set("Cache-Control", "no-store")
-	app, _, _, err := s.admit(c)
+	app, _, op, err := s.admit(c)
 	if err != nil {
+		return err
+	}
+	if _, err := s.admitPurpose(c, op); err != nil {
 		return err
 	}
 	if !s.slots.free(app.ID, s.cfg.Network.ClientIP(c.Request())) {
@@ -125,6 +157,10 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 // handleWidgetWS upgrades to the session WebSocket after the same checks.
 func (s *Server) handleWidgetWS(c echo.Context) error {
 	app, st, op, err := s.admit(c)
+	if err != nil {
+		return err
+	}
+	purpose, err := s.admitPurpose(c, op)
 	if err != nil {
 		return err
 	}
@@ -144,7 +180,7 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		// accepts an origin the application does not allow.
 		CheckOrigin: func(r *http.Request) bool {
 			o := requestOrigin(r)
-			return (o == "" && !st.RejectEmptyOrigin) || originAllowed(s.allowedOrigins(app, op), o)
+			return (o == "" && !st.RejectEmptyOrigin) || originAllowed(s.allowedOrigins(app, op, purpose), o)
 		},
 	}
 	conn, err := up.Upgrade(c.Response(), c.Request(), nil)
@@ -162,7 +198,9 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	go func() {
 		defer s.sessions.Done()
 		defer release()
-		newSession(s, conn, app, st, op, requestID).run()
+		ss := newSession(s, conn, app, st, op, requestID)
+		ss.purpose = purpose
+		ss.run()
 	}()
 	return nil
 }
@@ -225,6 +263,7 @@ func (s *Server) handleDemo(c echo.Context) error {
 	page = bytes.ReplaceAll(page, []byte("__SERVER_URL__"), []byte(html.EscapeString(s.cfg.PublicURL)))
 	h := c.Response().Header()
 	h.Set("Content-Security-Policy", demoCSP)
+	h.Set("Permissions-Policy", likeness.PermissionsPolicyCamera)
 	h.Set("Cache-Control", "no-store")
 	return c.HTMLBlob(http.StatusOK, page)
 }

@@ -78,7 +78,7 @@
       verify.disabled = true;
       status.textContent = 'Look at your camera…';
       try {
-        const user = await new window.faceIO(verify.dataset.publicId).authenticate({ locale: 'auto' });
+        const user = await new window.faceIO(verify.dataset.publicId, { purpose: 'privacy' }).authenticate({ locale: 'auto' });
         status.textContent = 'Verified. Opening your data…';
         form.elements.token.value = user.token;
         form.submit();

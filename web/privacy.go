@@ -22,9 +22,10 @@ const privacyFailed = "We could not verify you. If you are enrolled with this si
 // privacyReplayed refuses a result token presented a second time.
 const privacyReplayed = "This verification was already used. Verify again to continue."
 
-// resultClaims are a widget result token's claims (server/token.go).
-type resultClaims struct {
-	Op string `json:"op"`
+// privacyClaims are a privacy page token's claims (server/token.go).
+type privacyClaims struct {
+	Op      string `json:"op"`
+	Purpose string `json:"purpose"`
 	jwt.RegisteredClaims
 }
 
@@ -86,6 +87,8 @@ func (h *Handler) handlePrivacy(c echo.Context) error {
 }
 
 func (h *Handler) renderPrivacyStart(c echo.Context, app *likeness.Application, status int, failed string) error {
+	// The start page runs the widget: it may use the camera of this origin.
+	c.Response().Header().Set("Permissions-Policy", likeness.PermissionsPolicyCamera)
 	v := templates.PrivacyView{Chrome: h.chrome(c, "Your data with "+app.Name), PreCSRF: h.preToken(c),
 		AppName: app.Name, PublicID: app.PublicID, Failed: failed}
 	return h.render(c, status, templates.PrivacyPage(v))
@@ -142,25 +145,32 @@ func (h *Handler) consentOf(c echo.Context, app *likeness.Application, f *likene
 	return rec, n, err
 }
 
-// verifyResult checks a widget result token: ES256 with the server's key,
-// our issuer, the application as audience, an authentication, not expired,
-// and never accepted before (its jti is kept until it expires). It returns
-// the Facial ID.
+// verifyResult checks a privacy page token: ES256 with one of the server's
+// current keys, our issuer, purpose "privacy" and this privacy page as
+// audience (so a site's result token, whose audience is the public ID, is
+// refused), an authentication, at most likeness.PrivacyTokenTTL long, not
+// expired, and never accepted before (its jti is kept until it expires).
+// It returns the Facial ID.
 func (h *Handler) verifyResult(c echo.Context, app *likeness.Application, token string) (string, error) {
 	ctx := c.Request().Context()
-	key, kid, err := h.store.SigningKey(ctx)
+	keys, err := h.store.VerificationKeys(ctx, h.now().Add(-likeness.KeyGrace))
 	if err != nil {
 		return "", err
 	}
-	var cl resultClaims
+	var cl privacyClaims
 	_, err = jwt.ParseWithClaims(token, &cl, func(t *jwt.Token) (any, error) {
-		if k, _ := t.Header["kid"].(string); k != kid {
-			return nil, errTokenInvalid
+		kid, _ := t.Header["kid"].(string)
+		for _, k := range keys {
+			if k.KID == kid {
+				return k.Key, nil
+			}
 		}
-		return &key.PublicKey, nil
+		return nil, errTokenInvalid
 	}, jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithIssuer(h.issuer),
-		jwt.WithAudience(app.PublicID), jwt.WithExpirationRequired(), jwt.WithTimeFunc(h.now))
-	if err != nil || cl.Op != "authenticate" || cl.Subject == "" || cl.ID == "" {
+		jwt.WithAudience(likeness.PrivacyAudience(h.issuer, app.PublicID)), jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(), jwt.WithTimeFunc(h.now))
+	if err != nil || cl.Purpose != likeness.PurposePrivacy || cl.Op != "authenticate" || cl.Subject == "" || cl.ID == "" ||
+		cl.IssuedAt == nil || cl.ExpiresAt.Sub(cl.IssuedAt.Time) > likeness.PrivacyTokenTTL {
 		return "", errTokenInvalid
 	}
 	if err := h.store.UseToken(ctx, cl.ID, cl.ExpiresAt.Time); err != nil {
@@ -338,8 +348,10 @@ func (h *Handler) handlePrivacyDelete(c echo.Context) error {
 	if err := h.store.DeleteFace(ctx, app.ID, f.FacialID, likeness.ReasonSelfService); err != nil {
 		return err
 	}
+	// The session opens nothing once the face is gone; recording its end
+	// may fail on a full disk, which must not hide a completed erasure.
 	if err := h.store.RevokeSession(ctx, cl.SID, cl.ExpiresAt.Time); err != nil {
-		return err
+		h.log.Warn("privacy session revocation after erasure", "err", err)
 	}
 	setCookie(c, privacyCookie, "", time.Time{}, h.now())
 	v := templates.PrivacyDoneView{Chrome: h.chrome(c, "Your Facial ID was erased"), AppName: app.Name}

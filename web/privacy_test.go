@@ -18,17 +18,18 @@ import (
 	"github.com/likeness/likeness"
 )
 
-// token signs a result token as server/token.go does, with edits.
-func (e *env) token(aud, sub, op string, edit func(*resultClaims, *jwt.Token)) string {
+// token signs a privacy page token for the application pid as
+// server/token.go does (issuePrivacy), with edits.
+func (e *env) token(pid, sub, op string, edit func(*privacyClaims, *jwt.Token)) string {
 	e.t.Helper()
 	key, kid, err := e.db.SigningKey(context.Background())
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	now := e.clock.Now()
-	cl := resultClaims{Op: op, RegisteredClaims: jwt.RegisteredClaims{Issuer: testOrigin, Subject: sub,
-		Audience: jwt.ClaimStrings{aud}, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(5 * time.Minute)),
-		ID: uuid.NewString()}}
+	cl := privacyClaims{Op: op, Purpose: likeness.PurposePrivacy, RegisteredClaims: jwt.RegisteredClaims{Issuer: testOrigin, Subject: sub,
+		Audience: jwt.ClaimStrings{likeness.PrivacyAudience(testOrigin, pid)}, IssuedAt: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(likeness.PrivacyTokenTTL)), ID: uuid.NewString()}}
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, &cl)
 	t.Header["kid"] = kid
 	if edit != nil {
@@ -65,6 +66,9 @@ func TestPrivacyPage(t *testing.T) {
 	r := b.get(page)
 	check(t, "start", r, http.StatusOK, []string{"Your data with Shop", `src="/fio.js"`, `data-public-id="` + pid + `"`,
 		"Verify with my face", `id="privacy-token-form"`}, append([]string{face.FacialID}, neverShown...))
+	if got := r.Header().Get("Permissions-Policy"); got != likeness.PermissionsPolicyCamera {
+		t.Errorf("the verification page's Permissions-Policy %q, want the camera for itself", got)
+	}
 	check(t, "unknown app", b.get("/privacy/app_00000000000000000000"), http.StatusNotFound, []string{"There is no privacy page here."}, nil)
 
 	// Every failure gets the same page and message.
@@ -79,21 +83,39 @@ func TestPrivacyPage(t *testing.T) {
 		{"another application's face", e.token(pid, stranger.FacialID, "authenticate", nil)},
 		{"unknown face", e.token(pid, uuid.NewString(), "authenticate", nil)},
 		{"enroll token", e.token(pid, face.FacialID, "enroll", nil)},
-		{"wrong issuer", e.token(pid, face.FacialID, "authenticate", func(c *resultClaims, _ *jwt.Token) { c.Issuer = "https://evil.example" })},
-		{"expired", e.token(pid, face.FacialID, "authenticate", func(c *resultClaims, _ *jwt.Token) {
+		{"wrong issuer", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) { c.Issuer = "https://evil.example" })},
+		{"expired", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) {
 			c.ExpiresAt = jwt.NewNumericDate(e.clock.Now().Add(-time.Second))
 		})},
-		{"no jti", e.token(pid, face.FacialID, "authenticate", func(c *resultClaims, _ *jwt.Token) { c.ID = "" })},
-		{"unknown kid", e.token(pid, face.FacialID, "authenticate", func(_ *resultClaims, t *jwt.Token) { t.Header["kid"] = "other" })},
+		{"no jti", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) { c.ID = "" })},
+		// A site's result token (server/token.go issue): right key, issuer,
+		// subject and operation, but made for the site.
+		{"site result token", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) {
+			c.Purpose, c.Audience = likeness.PurposeResult, jwt.ClaimStrings{pid}
+			c.ExpiresAt = jwt.NewNumericDate(e.clock.Now().Add(likeness.ResultTokenTTL))
+		})},
+		{"site audience with privacy purpose", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) {
+			c.Audience = jwt.ClaimStrings{pid}
+		})},
+		{"privacy audience, site purpose", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) {
+			c.Purpose = likeness.PurposeResult
+		})},
+		{"no purpose", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) { c.Purpose = "" })},
+		{"another application's privacy page", e.token(other.PublicID, face.FacialID, "authenticate", nil)},
+		{"too long a life", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) {
+			c.ExpiresAt = jwt.NewNumericDate(e.clock.Now().Add(likeness.ResultTokenTTL))
+		})},
+		{"no iat", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) { c.IssuedAt = nil })},
+		{"unknown kid", e.token(pid, face.FacialID, "authenticate", func(_ *privacyClaims, t *jwt.Token) { t.Header["kid"] = "other" })},
 		{"HS256", func() string {
-			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, resultClaims{Op: "authenticate", RegisteredClaims: jwt.RegisteredClaims{
-				Issuer: testOrigin, Subject: face.FacialID, Audience: jwt.ClaimStrings{pid}, ID: "x",
+			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, privacyClaims{Op: "authenticate", Purpose: likeness.PurposePrivacy, RegisteredClaims: jwt.RegisteredClaims{
+				Issuer: testOrigin, Subject: face.FacialID, Audience: jwt.ClaimStrings{likeness.PrivacyAudience(testOrigin, pid)}, ID: "x",
 				ExpiresAt: jwt.NewNumericDate(e.clock.Now().Add(time.Minute))}}).SignedString([]byte("guess"))
 			return s
 		}()},
 		{"another key", func() string {
-			t := jwt.NewWithClaims(jwt.SigningMethodES256, resultClaims{Op: "authenticate", RegisteredClaims: jwt.RegisteredClaims{
-				Issuer: testOrigin, Subject: face.FacialID, Audience: jwt.ClaimStrings{pid}, ID: "y",
+			t := jwt.NewWithClaims(jwt.SigningMethodES256, privacyClaims{Op: "authenticate", Purpose: likeness.PurposePrivacy, RegisteredClaims: jwt.RegisteredClaims{
+				Issuer: testOrigin, Subject: face.FacialID, Audience: jwt.ClaimStrings{likeness.PrivacyAudience(testOrigin, pid)}, ID: "y",
 				ExpiresAt: jwt.NewNumericDate(e.clock.Now().Add(time.Minute))}})
 			_, kid, _ := e.db.SigningKey(context.Background())
 			t.Header["kid"] = kid
@@ -193,6 +215,27 @@ func TestPrivacyPage(t *testing.T) {
 	b.cookies[privacyCookie] = ck
 	check(t, "after erasure", b.get(page), http.StatusOK, []string{"Verify with my face"}, []string{face.FacialID})
 	check(t, "export after erasure", b.get(page+"/export"), http.StatusSeeOther, nil, nil)
+}
+
+// TestPrivacyEraseOnAFullDisk: a person can erase themselves when the
+// server's disk is full.
+func TestPrivacyEraseOnAFullDisk(t *testing.T) {
+	e := newEnv(t)
+	e.signUp("ann@example.com", "Acme")
+	app, _ := e.app(e.org("ann@example.com"), "Shop")
+	face := e.enroll(app, "", "")
+	b := e.browser()
+	if r := b.verify(app.PublicID, e.token(app.PublicID, face.FacialID, "authenticate", nil)); r.Code != http.StatusSeeOther {
+		t.Fatalf("verify: %d", r.Code)
+	}
+	page := "/privacy/" + app.PublicID
+	b.get(page)
+	e.db.FillForTest(t)
+	r := b.post(page+"/delete", url.Values{"confirm": {"yes"}})
+	check(t, "erase on a full disk", r, http.StatusOK, []string{"Your Facial ID was erased."}, nil)
+	if _, err := e.db.Face(context.Background(), app.ID, face.FacialID); likeness.ErrorCode(err) != likeness.ENOTFOUND {
+		t.Fatalf("the face is still there: %v", err)
+	}
 }
 
 func TestPrivacySessionExpires(t *testing.T) {

@@ -9,7 +9,6 @@ package web
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,8 +102,9 @@ type FaceStore interface {
 	ConsentRecord(ctx context.Context, appID, id string) (*likeness.ConsentRecord, error)
 	// UseToken records a result token's ID; ECONFLICT when it was used.
 	UseToken(ctx context.Context, jti string, exp time.Time) error
-	// SigningKey is the key result tokens are signed with.
-	SigningKey(ctx context.Context) (*ecdsa.PrivateKey, string, error)
+	// VerificationKeys are the keys that verify tokens: the current one and
+	// those retired after retiredAfter.
+	VerificationKeys(ctx context.Context, retiredAfter time.Time) ([]likeness.VerificationKey, error)
 }
 
 // Store is everything the pages need of the store; store/sqlite.DB

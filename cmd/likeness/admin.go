@@ -97,7 +97,7 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, *data)
+	db, err := createStore(ctx, *data)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func TestAdminCreate(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("LIKENESS_MASTER_KEY_FILE", filepath.Join(dir, "master.key"))
 	ctx := context.Background()
-	db, err := openStore(ctx, dir)
+	db, err := createStore(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestAdminCreate(t *testing.T) {
 		t.Errorf("a second account with the same email: %v", err)
 	}
 
-	db, err = openStore(ctx, dir)
+	db, err = createStore(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,8 +35,19 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The checkpoint (entries in every chain, newest entry's hash) is printed
+	// so that it can be kept outside the server and compared later: a
+	// rollback of the whole database file shows only against such a copy.
+	total, hash, cpOK, err := db.AuditCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
-		if err := json.NewEncoder(stdout).Encode(map[string]any{"entries": n, "ok": len(problems) == 0, "problems": problems}); err != nil {
+		out := map[string]any{"entries": n, "ok": len(problems) == 0, "problems": problems}
+		if cpOK && *org == "" {
+			out["checkpoint"] = map[string]any{"entries": total, "hash": hash}
+		}
+		if err := json.NewEncoder(stdout).Encode(out); err != nil {
 			return err
 		}
 	} else {
@@ -45,6 +56,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		if len(problems) == 0 {
 			fmt.Fprintf(stdout, "audit trail intact: %d entries\n", n)
+			if cpOK && *org == "" {
+				fmt.Fprintf(stdout, "checkpoint: %d entries, newest %s\n", total, hash)
+			}
 		}
 	}
 	if len(problems) > 0 {

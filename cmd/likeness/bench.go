@@ -797,7 +797,7 @@ func runBenchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // benchApp creates the bench application in dir, with session rate limits
 // out of the way (this measures capacity, not per-IP limits).
 func benchApp(ctx context.Context, dir, origin string) (string, error) {
-	db, err := openStore(ctx, dir)
+	db, err := createStore(ctx, dir)
 	if err != nil {
 		return "", err
 	}

@@ -101,7 +101,7 @@ func TestIndexRebuildCommand(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	// Faces enrolled with the embedded index only: Weaviate has none.
-	db, err := openStore(ctx, dir)
+	db, err := createStore(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestIndexRebuildCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vi.Close()
-	db, err = openStore(ctx, dir, func(o *sqlite.Options) { o.Index = vi })
+	db, err = createStore(ctx, dir, func(o *sqlite.Options) { o.Index = vi })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,11 +30,12 @@ Every subcommand explains itself: likeness SUBCOMMAND --help (or: likeness help 
 Usage:
   likeness serve --addr HOST:PORT --data DIR [--demo] [--public-url URL]
         [--trusted-proxies CIDRS] [--geoip-db FILE] [--country-header NAME]
-        [--console-signup first|open|off] [--webhook-allow-private]
+        [--console-signup first|open|off] [--webhook-allow-private] [--key-rotation 720h]
         [--vector-store embedded|weaviate --weaviate-url URL --weaviate-api-key-file FILE]
         [--tls-cert FILE --tls-key FILE | --acme-domain NAME [--acme-email E]] [--http-redirect-addr HOST:PORT]
   likeness app create --data DIR --name NAME --origin URL [--webhook-url URL] [--json]
   likeness audit verify --data DIR              check every audit chain (exit 1 when broken)
+  likeness keys rotate --data DIR               a new token signing key (serve rotates every --key-rotation, 720h)
   likeness admin create --data DIR --email E [--password-file F]  make a console account (password on stdin)
   likeness org restore --data DIR --org ID      undo an organization's deletion within 90 days (no biometrics)
   likeness eval  --faces DIR [--json]          evaluate the engine on a labelled face set
@@ -101,6 +102,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runAudit(ctx, args[1:], stdout, stderr)
 	case "org":
 		return runOrg(ctx, args[1:], stdout, stderr) // org.go
+	case "keys":
+		return runKeys(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
 	case "bench":

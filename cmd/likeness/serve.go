@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -29,30 +30,80 @@ import (
 // demoAppName names the application `serve --demo` creates and reuses.
 const demoAppName = "Likeness demo"
 
-// openStore opens the embedded store in dir, creating dir (0700) and the
-// master key (LIKENESS_MASTER_KEY_FILE, default DIR/master.key) as needed;
-// with, when given, adjusts the store's options (e.g. its vector index).
+// openStore opens the existing embedded store in dir and creates nothing:
+// a missing directory, database or master key is an error. Commands that
+// only read or maintain use it. with, when given, adjusts the store's
+// options (e.g. its vector index, an exclusive lock).
 func openStore(ctx context.Context, dir string, with ...func(*sqlite.Options)) (*sqlite.DB, error) {
+	return openStoreMode(ctx, dir, false, with...)
+}
+
+// createStore opens the embedded store in dir, creating dir (0700), the
+// master key (LIKENESS_MASTER_KEY_FILE, default DIR/master.key) and the
+// database when they do not exist yet: serve, app create and admin create.
+// A database without its master key is still an error that changes nothing.
+func createStore(ctx context.Context, dir string, with ...func(*sqlite.Options)) (*sqlite.DB, error) {
+	return openStoreMode(ctx, dir, true, with...)
+}
+
+func openStoreMode(ctx context.Context, dir string, create bool, with ...func(*sqlite.Options)) (*sqlite.DB, error) {
 	if dir == "" {
 		return nil, usageError("--data DIR is required")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
+	dbFile := filepath.Join(dir, "likeness.db")
 	keyFile := os.Getenv("LIKENESS_MASTER_KEY_FILE")
 	if keyFile == "" {
 		keyFile = filepath.Join(dir, "master.key")
 	}
-	key, err := crypt.LoadOrCreateMasterKey(keyFile)
+	_, err := os.Stat(dbFile)
+	exists := err == nil
+	switch {
+	case err != nil && !errors.Is(err, iofs.ErrNotExist):
+		return nil, err
+	case !exists && !create:
+		if _, err := os.Stat(dir); errors.Is(err, iofs.ErrNotExist) {
+			return nil, fmt.Errorf("the data directory %s does not exist (check --data); nothing was created", dir)
+		}
+		return nil, fmt.Errorf("there is no Likeness database in %s (check --data); nothing was created", dir)
+	}
+	var key []byte
+	if exists {
+		key, err = crypt.LoadMasterKey(keyFile)
+		if errors.Is(err, iofs.ErrNotExist) {
+			return nil, fmt.Errorf("the master key %s is missing: the database %s cannot be opened without the key it was made with "+
+				"(restore the key file or set LIKENESS_MASTER_KEY_FILE); nothing was changed", keyFile, dbFile)
+		}
+	} else {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		key, err = crypt.LoadOrCreateMasterKey(keyFile)
+	}
 	if err != nil {
 		return nil, err
 	}
-	opts := sqlite.Options{Now: time.Now, MasterKey: key}
+	opts := sqlite.Options{Now: time.Now, MasterKey: key, MustExist: exists}
 	for _, f := range with {
 		f(&opts)
 	}
-	return sqlite.Open(ctx, filepath.Join(dir, "likeness.db"), opts)
+	db, err := sqlite.Open(ctx, dbFile, opts)
+	if errors.Is(err, sqlite.ErrLocked) {
+		return nil, fmt.Errorf("%s is in use by another likeness server (only one may use a data directory at a time)", dir)
+	}
+	return db, err
 }
+
+// cliError shows an application error by its public message.
+func cliError(err error) error {
+	var le *likeness.Error
+	if errors.As(err, &le) {
+		return errors.New(le.Message)
+	}
+	return err
+}
+
+// exclusive makes the store lock its data directory for as long as it is open.
+func exclusive(o *sqlite.Options) { o.Exclusive = true }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
@@ -78,6 +129,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	connsPerIP := fs.Int("max-conns-per-ip", 0, "open connections of one client address; trusted proxies are exempt (default 64)")
 	proxies := fs.String("trusted-proxies", os.Getenv("LIKENESS_TRUSTED_PROXIES"), "comma-separated proxy addresses or CIDRs whose X-Forwarded-For and country header are believed")
 	geoDB := fs.String("geoip-db", os.Getenv("LIKENESS_GEOIP_DB"), "MaxMind DB file (GeoLite2/GeoIP2 Country or City) for allowedCountries")
+	keyRotation := fs.Duration("key-rotation", defaultKeyRotation, "replace the token signing key when it is this old (0: never; `likeness keys rotate` rotates at once)")
 	countryHeader := fs.String("country-header", os.Getenv("LIKENESS_COUNTRY_HEADER"), "header with the client's country set by a trusted proxy, e.g. CF-IPCountry")
 	tc := tlsFlags(fs) // tls.go
 	if err := parse(fs, args); err != nil {
@@ -85,6 +137,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := checkSignUp(*signUp); err != nil {
 		return err
+	}
+	if *keyRotation < 0 {
+		return usageError("--key-rotation must be 0 (never) or a positive duration")
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
@@ -107,7 +162,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer closeVI() // after the store
 	// One pool for every argon2id hash: console passwords and PINs.
 	hashing := crypt.NewPool(0, 0)
-	db, err := openStore(ctx, *data, vc.with(vi, log), func(o *sqlite.Options) { o.Hashing = hashing })
+	db, err := createStore(ctx, *data, vc.with(vi, log), exclusive, func(o *sqlite.Options) { o.Hashing = hashing })
 	if err != nil {
 		return err
 	}
@@ -140,7 +195,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer func() { stopPurge(); <-purgeDone }()
 	orgJobsDone := make(chan struct{})
 	go func() { defer close(orgJobsDone); runOrgJobs(purgeCtx, db, log, time.Minute) }() // org.go
-	defer func() { stopPurge(); <-orgJobsDone }()
+	keysDone := make(chan struct{})
+	go func() { defer close(keysDone); runKeyMaintenance(purgeCtx, db, log, *keyRotation) }()
+	defer func() { stopPurge(); <-orgJobsDone; <-keysDone }()
 	if *demo {
 		app, err := demoApp(ctx, db, *publicURL, ln.Addr().(*net.TCPAddr).Port)
 		if err != nil {
@@ -316,18 +373,22 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *name == "" || len(origins) == 0 {
 		return usageError("app create needs --name and at least one --origin")
 	}
-	db, err := openStore(ctx, *data)
+	if *data == "" {
+		return usageError("--data DIR is required")
+	}
+	// Every flag is checked before anything is created.
+	in := likeness.AppCreate{Name: *name, Origins: origins, WebhookURL: *webhook}
+	if err := sqlite.CheckAppCreate(in); err != nil {
+		return cliError(err)
+	}
+	db, err := createStore(ctx, *data)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	app, sec, err := db.CreateApp(ctx, likeness.AppCreate{Name: *name, Origins: origins, WebhookURL: *webhook})
+	app, sec, err := db.CreateApp(ctx, in)
 	if err != nil {
-		var le *likeness.Error
-		if errors.As(err, &le) {
-			return errors.New(le.Message)
-		}
-		return err
+		return cliError(err)
 	}
 	out := map[string]any{
 		"publicId": app.PublicID, "name": app.Name, "origins": app.Origins, "collectionId": app.CollectionID,

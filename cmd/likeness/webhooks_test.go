@@ -29,7 +29,7 @@ import (
 func TestNewWebhookWorkerConfig(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("LIKENESS_MASTER_KEY_FILE", filepath.Join(dir, "master.key"))
-	db, err := openStore(context.Background(), dir)
+	db, err := createStore(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestWebhooksSurviveKill9(t *testing.T) {
 	consents := func(n int) []string {
 		t.Helper()
 		t.Setenv("LIKENESS_MASTER_KEY_FILE", filepath.Join(dir, "master.key"))
-		db, err := openStore(context.Background(), dir)
+		db, err := createStore(context.Background(), dir)
 		if err != nil {
 			t.Fatal(err)
 		}

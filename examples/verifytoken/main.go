@@ -24,7 +24,8 @@ import (
 
 // Claims are a result token's claims.
 type Claims struct {
-	Op string `json:"op"`
+	Op      string `json:"op"`
+	Purpose string `json:"purpose"` // "result": a token for your site
 	jwt.RegisteredClaims
 }
 
@@ -81,8 +82,8 @@ func (v *Verifier) Verify(token, op string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if c.Op != op {
-		return "", fmt.Errorf("token is for %q, not %q", c.Op, op)
+	if c.Op != op || c.Purpose != "result" {
+		return "", fmt.Errorf("token is for %q (%s), not %q", c.Op, c.Purpose, op)
 	}
 	now := time.Now()
 	for id, exp := range v.seen { // forget tokens that have expired anyway

@@ -215,10 +215,8 @@ func (db *DB) ListFaces(ctx context.Context, appID, externalID, cursor string, l
 		args = append(args, externalID)
 	}
 	if cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cursor)
-		at, id, ok := strings.Cut(string(raw), "|")
-		n, perr := strconv.ParseInt(at, 10, 64)
-		if err != nil || !ok || perr != nil {
+		n, id, ok := parseCursor(cursor)
+		if !ok {
 			return nil, likeness.Errorf(likeness.EINVALID, "The cursor is not valid.")
 		}
 		q += ` AND (enrolled_at < ? OR (enrolled_at = ? AND facial_id < ?))`
@@ -249,9 +247,33 @@ func (db *DB) ListFaces(ctx context.Context, appID, externalID, cursor string, l
 	if len(out.Faces) > limit {
 		out.Faces = out.Faces[:limit]
 		last := out.Faces[limit-1]
-		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(ms(last.EnrolledAt), 10) + "|" + last.FacialID))
+		out.NextCursor = faceCursor(ms(last.EnrolledAt), last.FacialID)
 	}
 	return out, nil
+}
+
+// faceCursor encodes a listing position: enrollment time (ms) and Facial ID.
+func faceCursor(at int64, facialID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at, 10) + "|" + facialID))
+}
+
+// parseCursor decodes a cursor made by faceCursor, and only such a cursor:
+// a non-negative time, a UUID, and exactly the encoding faceCursor writes
+// (no padding, no stray bits, no other alphabet).
+func parseCursor(cursor string) (int64, string, bool) {
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
+	if err != nil {
+		return 0, "", false
+	}
+	at, id, ok := strings.Cut(string(raw), "|")
+	n, perr := strconv.ParseInt(at, 10, 64)
+	if !ok || perr != nil || n < 0 {
+		return 0, "", false
+	}
+	if u, err := uuid.Parse(id); err != nil || u.String() != id || faceCursor(n, id) != cursor {
+		return 0, "", false
+	}
+	return n, id, true
 }
 
 // scanFace reads the columns selected by ListFaces.
@@ -356,7 +378,8 @@ func (db *DB) deleteFacesWhere(ctx context.Context, appID, reason, where string,
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	var ids []string
-	err = db.updateLocked(ctx, func(tx *sql.Tx) error {
+	err = db.eraseLocked(ctx, func(tx *sql.Tx) error {
+		ids = ids[:0]
 		rows, err := tx.QueryContext(ctx, `SELECT facial_id, coalesce(external_id, '') FROM faces WHERE `+where, args...)
 		if err != nil {
 			return err
@@ -433,6 +456,7 @@ func (db *DB) PurgeExpired(ctx context.Context) (int, error) {
 			return total, err
 		}
 	}
+	db.ensureReserve(ctx) // made again if a full disk used it
 	return total, nil
 }
 

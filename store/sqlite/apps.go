@@ -54,6 +54,24 @@ type appKey struct {
 	key        []byte // data key
 }
 
+// CheckAppCreate validates an application's name, origins and webhook URL
+// as CreateApp does, without a database: callers check every input before
+// they create anything. EINVALID.
+func CheckAppCreate(in likeness.AppCreate) error {
+	if _, err := checkAppName(in.Name); err != nil {
+		return err
+	}
+	if _, err := normalizeOrigins(in.Origins); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.WebhookURL) != "" {
+		if _, err := checkWebhookURL(in.WebhookURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CreateApp creates an application with its collection, data key, first API
 // key and, when in.WebhookURL is set, first webhook endpoint. The API key and
 // webhook secret are returned once: only the key's hash and the sealed secret

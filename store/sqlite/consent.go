@@ -75,8 +75,19 @@ func (db *DB) CreateConsentRecord(ctx context.Context, rec *likeness.ConsentReco
 			Target: rec.ID, Details: json.RawMessage(`{"kind":` + strconv.Quote(rec.Kind) + `}`)}); err != nil {
 			return err
 		}
-		return db.emitTx(ctx, tx, likeness.Event{Type: likeness.EventConsentRecorded, AppID: rec.AppID,
-			ConsentID: rec.ID, OccurredAt: rec.CreatedAt})
+		if err := db.emitTx(ctx, tx, likeness.Event{Type: likeness.EventConsentRecorded, AppID: rec.AppID,
+			ConsentID: rec.ID, OccurredAt: rec.CreatedAt}); err != nil {
+			return err
+		}
+		if !rec.Pending {
+			return nil
+		}
+		// Held until the enrollment commits (releaseConsentEventTx) or is
+		// given up (DiscardConsentRecord).
+		_, err = tx.ExecContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ?
+			WHERE event_id IN (SELECT id FROM webhook_events WHERE app_id = ? AND consent_id = ? AND type = ?)`,
+			ms(rec.CreatedAt.Add(ConsentHold)), rec.AppID, rec.ID, likeness.EventConsentRecorded)
+		return err
 	})
 	switch {
 	case isUniqueViolation(err):
@@ -109,4 +120,54 @@ func (db *DB) ConsentRecord(ctx context.Context, appID, id string) (*likeness.Co
 	}
 	rec.CreatedAt, rec.ObtainedAt = fromMS(created), nullTime(obtained)
 	return &rec, nil
+}
+
+// ConsentHold is how long the consent.recorded webhook of a pending consent
+// record waits for its enrollment: longer than a widget session can last
+// (a 10-minute consent screen, then the capture).
+const ConsentHold = 30 * time.Minute
+
+// releaseConsentEventTx makes the held consent.recorded webhook of the
+// record an enrollment uses due now, in the enrollment's transaction.
+func (db *DB) releaseConsentEventTx(ctx context.Context, tx *sql.Tx, appID, consentID string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = ?
+		WHERE status = 'pending' AND attempts = 0 AND next_attempt_at > ?
+		AND event_id IN (SELECT id FROM webhook_events WHERE app_id = ? AND consent_id = ? AND type = ?)`,
+		ms(db.nowTime()), ms(db.nowTime()), appID, consentID, likeness.EventConsentRecorded)
+	if err != nil {
+		return fmt.Errorf("sqlite: release consent event: %w", err)
+	}
+	return nil
+}
+
+// DiscardConsentRecord removes a consent record that no enrollment used —
+// the enrollment it was made for failed or was abandoned — with its
+// consent.recorded event, in one transaction, and audits consent.discarded
+// (the audit trail keeps that consent was given). A record a Facial ID
+// links to is kept: it returns nil and changes nothing. It needs no new
+// space on a full disk (eraseLocked).
+func (db *DB) DiscardConsentRecord(ctx context.Context, appID, id string) error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	return db.eraseLocked(ctx, func(tx *sql.Tx) error {
+		var used int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM faces WHERE app_id = ? AND consent_id = ?`, appID, id).Scan(&used); err != nil {
+			return fmt.Errorf("sqlite: discard consent: %w", err)
+		}
+		if used > 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_events WHERE app_id = ? AND consent_id = ? AND type = ?`,
+			appID, id, likeness.EventConsentRecorded); err != nil {
+			return fmt.Errorf("sqlite: discard consent: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM consent_records WHERE app_id = ? AND id = ?`, appID, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: discard consent: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return db.auditTx(ctx, tx, likeness.AuditEntry{Action: "consent.discarded", AppID: appID, Target: id})
+	})
 }

@@ -9,6 +9,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"database/sql"
 	"embed"
 	"errors"
@@ -56,10 +57,23 @@ type Options struct {
 	// that hashes (the console's passwords). nil means a pool of the store's
 	// own with crypt's defaults.
 	Hashing *crypt.Pool
+	// MustExist makes Open fail, creating nothing, when the database file
+	// does not exist yet: commands that only read must never create.
+	MustExist bool
+	// Exclusive takes an exclusive lock on the database's directory for as
+	// long as the store is open; Open fails with ErrLocked while another
+	// process (or another DB) holds it. Servers set it: two servers on one
+	// directory would let their in-memory vector indexes drift apart.
+	Exclusive bool
 }
+
+// ErrLocked is returned by Open when another process has the data
+// directory open exclusively.
+var ErrLocked = errors.New("the data directory is in use by another Likeness server")
 
 // DB is the embedded store. It is safe for concurrent use.
 type DB struct {
+	lock   *os.File // the directory lock (Options.Exclusive), released by Close
 	path   string
 	w      *sql.DB // the single writer connection
 	r      *sql.DB // read-only connections
@@ -74,8 +88,8 @@ type DB struct {
 	mu   sync.RWMutex
 	apps map[string]appKey // by application ID: collection and data key
 
-	sigMu  sync.Mutex
-	sigKey *signingKey
+	sigMu   sync.Mutex
+	sigKeys map[string]*ecdsa.PrivateKey // unsealed signing keys by key ID
 
 	outbox outbox // webhook outbox wake-up (outbox.go)
 }
@@ -99,14 +113,36 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if err := createFile(path); err != nil {
+	if opts.MustExist {
+		fi, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, likeness.Errorf(likeness.ENOTFOUND, "There is no Likeness database at %s.", path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("sqlite: %s is not a regular file", path)
+		}
+	} else if err := createFile(path); err != nil {
 		return nil, err
+	}
+	var lock *os.File
+	if opts.Exclusive {
+		var err error
+		if lock, err = lockDir(filepath.Dir(path)); err != nil {
+			return nil, err
+		}
 	}
 	ak, err := auditKey(opts.MasterKey)
 	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
 		return nil, err
 	}
 	db := &DB{
+		lock:     lock,
 		path:     path,
 		now:      opts.Now,
 		auditKey: ak,
@@ -160,6 +196,10 @@ func (db *DB) open(ctx context.Context) error {
 	if err := db.checkMasterKey(ctx); err != nil {
 		return err
 	}
+	if err := db.initAuditCheckpoint(ctx); err != nil {
+		return err
+	}
+	db.ensureReserve(ctx)
 	return db.loadIndex(ctx)
 }
 
@@ -198,6 +238,10 @@ func (db *DB) Close() error {
 	db.mu.Unlock()
 	db.index.Clear()
 	clear(db.master)
+	if db.lock != nil {
+		errs = append(errs, db.lock.Close())
+		db.lock = nil
+	}
 	return errors.Join(errs...)
 }
 
@@ -296,16 +340,26 @@ func (db *DB) update(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (db *DB) updateLocked(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return fullError(fmt.Errorf("sqlite: begin: %w", err))
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return fullError(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
+		return fullError(fmt.Errorf("sqlite: commit: %w", err))
 	}
 	return nil
+}
+
+// fullError gives a write that failed for lack of space a clear public
+// error (EUNAVAILABLE); the cause stays for the log and for isFull.
+func fullError(err error) error {
+	var le *likeness.Error
+	if isFull(err) && !errors.As(err, &le) {
+		return likeness.Wrap(err, likeness.EUNAVAILABLE, "The server has no storage space left. Try again later.")
+	}
+	return err
 }
 
 // checkpoint copies the WAL into the database file and truncates the WAL, so

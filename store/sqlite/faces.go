@@ -123,6 +123,9 @@ func (db *DB) Enroll(ctx context.Context, in likeness.Enrollment) (*likeness.Fac
 		if err := db.storeImagesTx(ctx, tx, ak, face, in.Images); err != nil {
 			return err
 		}
+		if err := db.releaseConsentEventTx(ctx, tx, face.AppID, face.ConsentID); err != nil {
+			return err
+		}
 		if err := db.auditTx(ctx, tx, likeness.AuditEntry{Action: likeness.EventEnrolled, AppID: face.AppID,
 			Target: face.FacialID}); err != nil {
 			return err
@@ -227,12 +230,13 @@ func (db *DB) TouchAuth(ctx context.Context, appID, facialID string) error {
 
 // DeleteFace erases the face: its row (sealed template and payload) and its
 // index entry; SQLite's secure_delete overwrites the freed content and the
-// WAL is checkpointed and truncated. ENOTFOUND when the application has no
-// such face. The consent record stays, as proof.
+// WAL is checkpointed and truncated. It works on a full disk (eraseLocked).
+// ENOTFOUND when the application has no such face. The consent record
+// stays, as proof.
 func (db *DB) DeleteFace(ctx context.Context, appID, facialID, reason string) error {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
-	err := db.updateLocked(ctx, func(tx *sql.Tx) error {
+	err := db.eraseLocked(ctx, func(tx *sql.Tx) error {
 		// Before the row goes: the event may carry the external ID.
 		if err := db.emitTx(ctx, tx, likeness.Event{Type: likeness.EventDeleted, AppID: appID, FacialID: facialID,
 			Reason: reason}); err != nil {

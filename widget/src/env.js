@@ -5,6 +5,7 @@
 
 import { openCamera } from './camera.js';
 import { runCheck } from './check.js';
+import { framedByOtherOrigin } from './frame.js';
 import { frameGrabber } from './frames.js';
 import { createUI } from './ui.js';
 import { scriptOrigin } from './url.js';
@@ -37,5 +38,6 @@ export function browserEnv(win, moduleURL) {
     createUI: (options) => createUI(doc, options),
     grabFrame,
     brightness: () => grabFrame.luma,
+    framed: () => framedByOtherOrigin(win),
   };
 }

@@ -32,12 +32,14 @@ export function createFaceIO(env) {
 
     /**
      * @param {string} publicId the application's public ID
-     * @param {{host?: string}} [options] host: base URL of the Likeness server
-     *   (default: the origin fio.js was loaded from)
+     * @param {{host?: string, purpose?: string}} [options] host: base URL of the Likeness server
+     *   (default: the origin fio.js was loaded from); purpose: "privacy" on the server's own
+     *   privacy page only (its token opens that page and nothing else)
      */
     constructor(publicId, options = {}) {
       this.publicId = String(publicId ?? '');
       this.host = baseURL(options.host || env.defaultHost);
+      this.purpose = options.purpose === 'privacy' ? 'privacy' : '';
     }
 
     /**
@@ -129,7 +131,7 @@ export function createFaceIO(env) {
       } catch (code) {
         return Promise.reject(code);
       }
-      const operation = new Operation(env, { host: this.host, publicId: this.publicId }, options);
+      const operation = new Operation(env, { host: this.host, publicId: this.publicId, purpose: this.purpose }, options);
       this.#running = operation;
       const release = () => {
         if (this.#running === operation) this.#running = null;

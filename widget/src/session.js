@@ -41,6 +41,7 @@ import { checkURL, socketURL } from './url.js';
  * @property {() => number} now milliseconds, monotonic
  * @property {(fn: () => void, ms: number) => unknown} setTimeout
  * @property {(id: unknown) => void} clearTimeout
+ * @property {() => boolean} [framed] whether the page is framed by another origin (frame.js)
  */
 
 /** WebSocket.OPEN */
@@ -67,7 +68,8 @@ const NO_SCREEN = [ERROR_CODES.SESSION_EXPIRED, ERROR_CODES.UI_NOT_READY, ERROR_
 export class Operation {
   /**
    * @param {Env} env
-   * @param {{host: string, publicId: string}} target the server and the application
+   * @param {{host: string, publicId: string, purpose?: string}} target the server, the application
+   *   and the token's purpose ("privacy" on the server's privacy page only)
    * @param {OperationOptions} options
    */
   constructor(env, target, options) {
@@ -160,7 +162,7 @@ export class Operation {
       (stream) => (current() ? this.cameraReady(stream) : stopStream(stream)),
       (reason) => current() && this.cameraFailed(reason === 'unavailable' ? 'unavailable' : 'denied'),
     );
-    env.check(checkURL(target.host, target.publicId, o.op)).then(
+    env.check(checkURL(target.host, target.publicId, o.op, target.purpose)).then(
       () => current() && this.connect(),
       (code) => current() && this.finish(false, toErrorCode(code)),
     );
@@ -200,7 +202,7 @@ export class Operation {
     const { env, o, target } = this;
     let ws;
     try {
-      ws = env.openSocket(socketURL(target.host, target.publicId, o.op));
+      ws = env.openSocket(socketURL(target.host, target.publicId, o.op, target.purpose));
     } catch {
       this.finish(false, ERROR_CODES.NETWORK_IO);
       return;
@@ -271,6 +273,11 @@ export class Operation {
    */
   showConsent(msg) {
     this.pendingConsent = null;
+    if (this.env.framed?.()) {
+      // Never ask for consent where another site's page could cover it.
+      this.finish(false, ERROR_CODES.FORBIDDDEN_ORIGIN);
+      return;
+    }
     this.clearTimer('reply');
     this.startTimer('terms', this.o.termsTimeout * 60_000, () => this.answerConsent(msg, false));
     const notice = {

@@ -22,13 +22,15 @@ export function wsURL(host) {
 }
 
 /**
- * The query string naming the application and the operation.
+ * The query string naming the application, the operation and, when set,
+ * the purpose of the token ("privacy": the server's own privacy page).
  * @param {string} publicId
  * @param {'enroll'|'authenticate'} op
+ * @param {string} [purpose]
  * @returns {string}
  */
-function query(publicId, op) {
-  return '?publicId=' + encodeURIComponent(publicId) + '&op=' + op;
+function query(publicId, op, purpose) {
+  return '?publicId=' + encodeURIComponent(publicId) + '&op=' + op + (purpose ? '&purpose=' + encodeURIComponent(purpose) : '');
 }
 
 /**
@@ -36,10 +38,11 @@ function query(publicId, op) {
  * @param {string} host
  * @param {string} publicId
  * @param {'enroll'|'authenticate'} op
+ * @param {string} [purpose]
  * @returns {string}
  */
-export function checkURL(host, publicId, op) {
-  return baseURL(host) + '/widget/check' + query(publicId, op);
+export function checkURL(host, publicId, op, purpose) {
+  return baseURL(host) + '/widget/check' + query(publicId, op, purpose);
 }
 
 /**
@@ -47,10 +50,11 @@ export function checkURL(host, publicId, op) {
  * @param {string} host
  * @param {string} publicId
  * @param {'enroll'|'authenticate'} op
+ * @param {string} [purpose]
  * @returns {string}
  */
-export function socketURL(host, publicId, op) {
-  return wsURL(host) + '/widget/ws' + query(publicId, op);
+export function socketURL(host, publicId, op, purpose) {
+  return wsURL(host) + '/widget/ws' + query(publicId, op, purpose);
 }
 
 /**
