@@ -126,7 +126,7 @@ func (db *DB) readCheckpoint(ctx context.Context, q interface {
 	return c, true, hmac.Equal([]byte(want), []byte(f[4])), nil
 }
 
-// initAuditCheckpoint runs once, when migration 0007 asks for it: it MACs
+// initAuditCheckpoint runs once, when migration 0010 asks for it: it MACs
 // the heads recorded before heads were authenticated and records the first
 // checkpoint. On a new database that is a checkpoint of no entries.
 func (db *DB) initAuditCheckpoint(ctx context.Context) error {

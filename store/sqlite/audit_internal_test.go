@@ -10,7 +10,7 @@ import (
 )
 
 // TestAuditCheckpointUpgrade: a database written before heads carried a MAC
-// (migration 0007) verifies after the upgrade, and is then protected.
+// (migration 0010) verifies after the upgrade, and is then protected.
 func TestAuditCheckpointUpgrade(t *testing.T) {
 	ctx := context.Background()
 	key, _ := crypt.NewDataKey()
@@ -32,7 +32,7 @@ func TestAuditCheckpointUpgrade(t *testing.T) {
 		`UPDATE meta SET value = CAST((SELECT e.seq || ':' || e.hash FROM audit_events e
 			WHERE 'audit_head:' || e.org_id = meta.key ORDER BY e.seq DESC LIMIT 1) AS BLOB) WHERE key LIKE 'audit_head:%'`,
 		`DELETE FROM meta WHERE key IN ('audit_checkpoint', 'audit_trail_since')`,
-		`DELETE FROM schema_migrations WHERE version = 7`,
+		`DELETE FROM schema_migrations WHERE version = 10`,
 	} {
 		if _, err := db.w.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
