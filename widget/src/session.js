@@ -274,8 +274,9 @@ export class Operation {
   showConsent(msg) {
     this.pendingConsent = null;
     if (this.env.framed?.()) {
-      // Never ask for consent where another site's page could cover it.
-      this.finish(false, ERROR_CODES.FORBIDDDEN_ORIGIN);
+      // Never ask for consent where another site's page could cover it,
+      // and draw nothing more there: no outcome screen either.
+      this.finish(false, ERROR_CODES.FORBIDDDEN_ORIGIN, true);
       return;
     }
     this.clearTimer('reply');
@@ -429,8 +430,9 @@ export class Operation {
    * the outcome screen, or closes the dialog and settles.
    * @param {boolean} ok
    * @param {unknown} value the result, or a FACEIO code
+   * @param {boolean} [quiet] settle at once, without an outcome screen
    */
-  finish(ok, value) {
+  finish(ok, value, quiet = false) {
     if (this.done) return;
     this.done = true;
     for (const name of Object.keys(this.timers)) this.clearTimer(name);
@@ -445,7 +447,7 @@ export class Operation {
       }
     }
     this.outcome = { ok, value };
-    if (!this.ui || !this.o.outcomeScreens || (!ok && NO_SCREEN.includes(/** @type {number} */ (value)))) {
+    if (quiet || !this.ui || !this.o.outcomeScreens || (!ok && NO_SCREEN.includes(/** @type {number} */ (value)))) {
       this.dismiss();
       return;
     }
