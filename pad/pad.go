@@ -1,0 +1,141 @@
+package pad
+
+import (
+	"time"
+
+	"github.com/likeness/likeness/engine"
+)
+
+// Frame is what the decision needs of one usable camera frame.
+type Frame struct {
+	Landmarks engine.Landmarks
+	At        time.Time // when the server received the frame (its injected clock)
+}
+
+// The numbers of the decision. How each was chosen is stated with it and in
+// docs/engine.md ("Flat things move as one plane"); they were measured with
+// the 68-point model of engine/ on ../shared/faces/video, ../shared/nuaa/video
+// and stills generated from them (eval.StillAttack), never fitted file by
+// file.
+const (
+	// MinSpan is the least time, by the server's receive times, between the
+	// first and the last frame a decision uses: one second of a camera.
+	MinSpan = time.Second
+	// MinFrames is the least number of frames a decision uses: the median of
+	// pairwise measures needs a handful of frames to be stable (6 frames
+	// give 15 pairs).
+	MinFrames = 6
+	// MaxFrames bounds the frames kept for a decision (the newest are kept):
+	// 3 s at the widget's 10 frames a second.
+	MaxFrames = 30
+
+	// PlanarTolerance is the session non-planarity (the median, over every
+	// pair of frames, of NonPlanarity) below which the frames are explained
+	// by one planar motion of one image.
+	//
+	// How it was chosen: the landmark model's own jitter on one still moved,
+	// scaled, rotated, tilted, re-encoded, noised or flickered (8 species ×
+	// 8 stills × 12 frames) gave session medians 0.004–0.022 of the eye
+	// distance; the tolerance sits above the largest of them with a margin
+	// (0.025). Live clips span 0.005–0.10: a talking or turning head is far
+	// above it, a person who sits perfectly still for the whole second is
+	// not, and is then given a prompt to turn (the active fallback).
+	PlanarTolerance = 0.025
+	// TurnTolerance is the non-planarity a prompted head turn must show
+	// against the frontal frames before the prompt: a real head turned by
+	// the prompt's 18° moves the nose against the face outline by several
+	// per cent of the eye distance; a tilted print moves them together. It
+	// is twice PlanarTolerance, above every pairwise value measured on the
+	// generated stills (≤ 0.04).
+	TurnTolerance = 0.05
+)
+
+// MinGap is the median time between received frames below which frames are
+// a burst, not a camera: half the frame interval the server allows
+// (maxFPS frames a second; 50 ms at the default 10).
+func MinGap(maxFPS int) time.Duration {
+	return time.Second / time.Duration(2*max(1, maxFPS))
+}
+
+// Reasons a session is refused, for the log (never for the client).
+const (
+	ReasonBurst  = "burst"  // frames arrived faster than a camera sends them
+	ReasonPlanar = "planar" // one planar motion of one image explains every frame
+	ReasonFlat   = "flat_turn"
+)
+
+// Evidence is what the frames of a session show.
+type Evidence struct {
+	Frames       int
+	Span         time.Duration // first to last receive time
+	MedianGap    time.Duration // between consecutive receive times
+	NonPlanarity float64       // median over frame pairs of NonPlanarity
+}
+
+// Enough reports whether frames are enough evidence for a decision: at
+// least MinFrames frames spanning at least MinSpan.
+func Enough(frames []Frame) bool {
+	return len(frames) >= MinFrames && frames[len(frames)-1].At.Sub(frames[0].At) >= MinSpan
+}
+
+// Measure computes the evidence of frames (in receive order).
+func Measure(frames []Frame) Evidence {
+	e := Evidence{Frames: len(frames)}
+	if len(frames) < 2 {
+		return e
+	}
+	e.Span = frames[len(frames)-1].At.Sub(frames[0].At)
+	gaps := make([]float64, 0, len(frames)-1)
+	for i := 1; i < len(frames); i++ {
+		gaps = append(gaps, float64(frames[i].At.Sub(frames[i-1].At)))
+	}
+	e.MedianGap = time.Duration(quantile(gaps, 0.5))
+	var np []float64
+	for i := range frames {
+		for j := i + 1; j < len(frames); j++ {
+			np = append(np, NonPlanarity(&frames[i].Landmarks, &frames[j].Landmarks))
+		}
+	}
+	e.NonPlanarity = quantile(np, 0.5)
+	return e
+}
+
+// Verdict is the outcome of Judge.
+type Verdict int
+
+// Verdicts.
+const (
+	Live         Verdict = iota // the frames show a three-dimensional, live head
+	Attack                      // refuse: a presentation attack (FACEIO 5)
+	Inconclusive                // planar within tolerance: ask for an active turn before deciding
+)
+
+// Judge decides on evidence that Enough frames produced, with the server's
+// frame-rate limit. A burst is an attack; a planar session is Inconclusive
+// — the caller must then see a three-dimensional prompted turn (TurnIs3D)
+// or refuse; anything else is Live as far as geometry can tell (the passive
+// model judges the pixels separately).
+func Judge(e Evidence, maxFPS int) (Verdict, string) {
+	switch {
+	case e.Frames >= 2 && e.MedianGap < MinGap(maxFPS):
+		return Attack, ReasonBurst
+	case e.NonPlanarity < PlanarTolerance:
+		return Inconclusive, ReasonPlanar
+	}
+	return Live, ""
+}
+
+// TurnIs3D reports whether a frame that met a head-turn prompt is a turned
+// three-dimensional head rather than a flat image tilted: the median of its
+// NonPlanarity against each frontal reference frame must reach
+// TurnTolerance. With no reference it is false.
+func TurnIs3D(ref []engine.Landmarks, turned *engine.Landmarks) bool {
+	if len(ref) == 0 {
+		return false
+	}
+	v := make([]float64, len(ref))
+	for i := range ref {
+		v[i] = NonPlanarity(&ref[i], turned)
+	}
+	return quantile(v, 0.5) >= TurnTolerance
+}
