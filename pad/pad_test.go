@@ -97,7 +97,7 @@ func TestPlanarMotionsOfOneImage(t *testing.T) {
 	still := project(head(), 0, 0, false) // a photo of a real head
 	const jitter = 0.5                    // px at 80 px eye distance
 	for _, tc := range []struct {
-		name                         string
+		name                       string
 		dx, dy, scale, deg, px, py float64
 	}{
 		{"shift 1 px", 1, 0, 1, 0, 0, 0},
