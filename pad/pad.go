@@ -28,6 +28,11 @@ const (
 	// MaxFrames bounds the frames kept for a decision (the newest are kept):
 	// 3 s at the widget's 10 frames a second.
 	MaxFrames = 30
+	// PassiveWait is how long frames that look planar are collected, in
+	// the hope of natural motion, before the session asks for a turn: two
+	// seconds (on the live clips most still sitters who show enough motion
+	// at all do so within two seconds; see docs/engine.md).
+	PassiveWait = 2 * time.Second
 
 	// PlanarTolerance is the session non-planarity (the median, over every
 	// pair of frames, of NonPlanarity) below which the frames are explained

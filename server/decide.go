@@ -10,6 +10,7 @@ import (
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
+	"github.com/likeness/likeness/pad"
 )
 
 // Frame quality gates, relative to the frame so any camera resolution works.
@@ -54,9 +55,12 @@ func (ss *session) need() int {
 
 // guideMsg is a guidance reply.
 func (ss *session) guideMsg(hint string) map[string]any {
-	p := math.Min(1, float64(len(ss.good))/float64(ss.need()))
+	p := math.Min(1, float64(len(ss.good))/float64(max(ss.need(), pad.MinFrames)))
+	if n := len(ss.good); n > 0 { // evidence also needs time
+		p = math.Min(p, float64(ss.good[n-1].at.Sub(ss.good[0].at))/float64(pad.MinSpan))
+	}
 	if ss.phase == phaseChallenge && ss.chal != nil {
-		p = float64(ss.chal.done) / float64(len(ss.chal.steps))
+		p = ss.chal.Progress()
 	}
 	return map[string]any{"type": "guide", "hint": hint, "progress": math.Round(p*100) / 100}
 }
@@ -119,22 +123,37 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	ss.good = append(ss.good, goodFrame{
 		embedding: f.Embedding, liveness: f.Liveness, landmarks: f.Landmarks,
 		iod: float32(math.Hypot(float64(p[1].X-p[0].X), float64(p[1].Y-p[0].Y))), age: f.Age,
+		yaw: f.Quality.Yaw, at: ss.frameAt,
 	})
-	if len(ss.good) < ss.need() {
+	if len(ss.good) > pad.MaxFrames { // the newest frames are the evidence
+		ss.good = append(ss.good[:0], ss.good[len(ss.good)-pad.MaxFrames:]...)
+	}
+	// Evidence over time: enough frames, spanning pad.MinSpan of the
+	// server's receive times (pad.Enough), before anything is decided.
+	if len(ss.good) < ss.need() || !pad.Enough(padFrames(ss.good)) {
 		return ss.guideMsg("hold_still"), false, nil
 	}
-	if ok, why := judgeLiveness(ss.good); !ok {
-		ss.log.Info("liveness refused", "signal", why) // which signal, never a score
-		return nil, false, fail(likeness.FioPADAttack, "The liveness check failed.", nil)
+	verdict, why := judgeLiveness(ss.good, ss.s.lim.MaxFPS)
+	if verdict == pad.Attack {
+		return nil, false, ss.padFailure(why)
 	}
 	embs := make([][]float32, len(ss.good))
 	for i, g := range ss.good {
 		embs[i] = g.embedding
 	}
 	ss.template = meanUnit(embs)
-	if ss.set.Liveness == likeness.LivenessStrict {
-		ss.phase, ss.chal = phaseChallenge, newChallenge(ss.s.cfg.Now(), ss.s.prompts)
-		return ss.guideMsg(ss.chal.current()), false, nil
+	switch {
+	case ss.set.Liveness == likeness.LivenessStrict:
+		ss.startChallenge(ss.s.prompts, challengeSteps)
+		return ss.guideMsg(ss.chal.Current()), false, nil
+	case verdict == pad.Inconclusive && ss.good[len(ss.good)-1].at.Sub(ss.good[0].at) < pad.PassiveWait:
+		return ss.guideMsg("hold_still"), false, nil // natural motion may still show
+	case verdict == pad.Inconclusive:
+		// Explained by one planar motion: a print, a screen or a still — or
+		// a person who kept perfectly still. Only a three-dimensional turn,
+		// asked for now, tells them apart.
+		ss.startChallenge([]string{pad.PromptTurnLeft, pad.PromptTurnRight}, 1)
+		return ss.guideMsg(ss.chal.Current()), false, nil
 	}
 	return ss.conclude(ctx)
 }
@@ -205,7 +224,7 @@ func (ss *session) storeEnrollment(ctx context.Context, pin string) (map[string]
 	if err != nil {
 		return nil, false, fail(likeness.FioProcessingErr, "The enrollment could not be stored.", err)
 	}
-	token, err := ss.s.signer.issue(ss.app.PublicID, face.FacialID, opEnroll)
+	token, err := ss.s.signer.issue(ss.app.PublicID, face.FacialID, opEnroll, ss.set.Liveness)
 	if err != nil {
 		return nil, false, fail(likeness.FioProcessingErr, "The result could not be signed.", err)
 	}
@@ -265,7 +284,7 @@ func (ss *session) authSuccess(ctx context.Context, facialID string) (map[string
 	if err := ss.s.cfg.Policy.RecordAuthSuccess(ctx, ss.app.ID, face.FacialID); err != nil {
 		ss.log.Warn("auth success", "err", err)
 	}
-	token, err := ss.s.signer.issue(ss.app.PublicID, face.FacialID, opAuthenticate)
+	token, err := ss.s.signer.issue(ss.app.PublicID, face.FacialID, opAuthenticate, ss.set.Liveness)
 	if err != nil {
 		return nil, false, fail(likeness.FioProcessingErr, "The result could not be signed.", err)
 	}
@@ -371,7 +390,8 @@ func ageRange(frames []goodFrame) string {
 // Liveness across frames. The passive model judges each frame; on top of
 // it, a face that does not move at all between frames — a photo held still,
 // a replayed still image — is an attack: a live face in front of a camera
-// always shows micro-motion and sensor noise.
+// always shows micro-motion and sensor noise. Frames that arrive as a burst,
+// or whose landmarks one planar motion explains, are judged by pad.
 const (
 	// staticMotion is the mean landmark displacement between consecutive good
 	// frames, as a fraction of the eye distance, below which the face is
@@ -382,9 +402,10 @@ const (
 	staticSimilarity = 0.995
 )
 
-// judgeLiveness returns whether the good frames show a live face, and the
-// name of the signal that refused it.
-func judgeLiveness(frames []goodFrame) (bool, string) {
+// judgeLiveness judges the good frames: pad.Live, pad.Attack with the name of
+// the signal that refused them, or pad.Inconclusive when one planar motion
+// of one image explains them (an active turn must decide).
+func judgeLiveness(frames []goodFrame, maxFPS int) (pad.Verdict, string) {
 	n := len(frames)
 	scores := make([]float64, n)
 	votes := 0
@@ -396,10 +417,10 @@ func judgeLiveness(frames []goodFrame) (bool, string) {
 	}
 	sort.Float64s(scores)
 	if scores[n/2] < float64(engine.LivenessThreshold) || votes*3 < n*2 {
-		return false, "passive"
+		return pad.Attack, "passive"
 	}
 	if n < 2 {
-		return true, ""
+		return pad.Inconclusive, "too_few_frames"
 	}
 	var motion, sim float64
 	for i := 1; i < n; i++ {
@@ -414,7 +435,16 @@ func judgeLiveness(frames []goodFrame) (bool, string) {
 	motion /= float64(n - 1)
 	sim /= float64(n - 1)
 	if motion < staticMotion && sim > staticSimilarity {
-		return false, "static"
+		return pad.Attack, "static"
 	}
-	return true, ""
+	return pad.Judge(pad.Measure(padFrames(frames)), maxFPS)
+}
+
+// padFrames is what pad needs of the good frames.
+func padFrames(frames []goodFrame) []pad.Frame {
+	out := make([]pad.Frame, len(frames))
+	for i := range frames {
+		out[i] = pad.Frame{Landmarks: frames[i].landmarks, At: frames[i].at}
+	}
+	return out
 }

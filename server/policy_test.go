@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
@@ -204,7 +205,7 @@ func TestPolicyPINs(t *testing.T) {
 	// Another person may not take the same PIN (UNIQUE_PIN_REQUIRED is not fatal).
 	o, _, _ := h.dial(opEnroll, testOrigin)
 	o.begin(opEnroll, nil)
-	wantPIN(t, o.stream(jittered(t, "verify/face_recognition/fr_obama/obama.jpg", 5)), "enroll")
+	wantPIN(t, o.stream(nuaaClip(t, strangerClip)), "enroll")
 	wantPIN(t, o.answerPIN("4829"), "unique")
 	wantPIN(t, o.answerPIN("5173"), "confirm")
 	if m := o.answerPIN("5173"); m["type"] != "result" {
@@ -347,16 +348,21 @@ func TestPolicyStrictLiveness(t *testing.T) {
 	c, _, _ := h.dial(opEnroll, testOrigin)
 	c.begin(opEnroll, nil)
 	m := map[string]any{"type": "guide"}
-	for i := 0; m["type"] == "guide" && i < 60; i++ {
+	prompt := ""
+	for i := 0; m["type"] == "guide" && i < 80; i++ {
 		var f []byte
-		switch m["hint"] {
-		case "turn_left":
+		switch hint := m["hint"]; {
+		case hint != prompt && (hint == "turn_left" || hint == "turn_right"):
+			// A person reads the prompt facing the camera, then turns.
+			prompt, f = hint.(string), live[0]
+		case hint == "turn_left":
 			f = left[i%len(left)]
-		case "turn_right":
+		case hint == "turn_right":
 			f = right[i%len(right)]
 		default:
 			f = live[i%len(live)]
 		}
+		time.Sleep(cameraInterval)
 		c.conn.WriteMessage(2, f)
 		m = c.recv()
 	}

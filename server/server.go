@@ -107,6 +107,7 @@ type Server struct {
 	slots    chan struct{}  // one per running widget session
 	limits   *keyLimits     // per API key
 	sessLim  *sessionLimits // widget sessions per IP and per application
+	padLim   *padLimits     // failed liveness checks per IP and application
 	usage    *usageLog
 	workers  sync.WaitGroup // background work owned by the server
 	prompts  []string       // what strict liveness challenges draw from
@@ -138,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.slots = make(chan struct{}, s.lim.MaxSessions)
 	s.limits = newKeyLimits(s.lim.APIRate, s.lim.APIBurst, cfg.Now)
 	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}
+	s.padLim = newPadLimits(cfg.Now)
 	s.prompts = challengePrompts[:]
 	s.usage = &usageLog{recs: map[usageKey]*likeness.UsageRecord{}, now: cfg.Now}
 	s.echo = s.routes()

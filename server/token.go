@@ -25,6 +25,9 @@ type KeySource interface {
 // ResultClaims are the claims of a result token.
 type ResultClaims struct {
 	Op string `json:"op"` // "enroll" or "authenticate"
+	// Liveness is the liveness level the session was checked at
+	// ("standard" or "strict"); the privacy page accepts only "strict".
+	Liveness string `json:"liveness,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -44,7 +47,8 @@ func (c ResultClaims) MarshalJSON() ([]byte, error) {
 		Exp int64  `json:"exp"`
 		Jti string `json:"jti"`
 		Op  string `json:"op"`
-	}{c.Issuer, c.Subject, aud, c.IssuedAt.Unix(), c.ExpiresAt.Unix(), c.ID, c.Op})
+		Liv string `json:"liveness,omitempty"`
+	}{c.Issuer, c.Subject, aud, c.IssuedAt.Unix(), c.ExpiresAt.Unix(), c.ID, c.Op, c.Liveness})
 }
 
 // signer issues result tokens.
@@ -55,11 +59,12 @@ type signer struct {
 	now    func() time.Time
 }
 
-// issue returns a signed token saying that facialID did op in application aud.
-func (s *signer) issue(aud, facialID, op string) (string, error) {
+// issue returns a signed token saying that facialID did op in application
+// aud, checked at liveness level liveness.
+func (s *signer) issue(aud, facialID, op, liveness string) (string, error) {
 	now := s.now()
 	claims := ResultClaims{
-		Op: op,
+		Op: op, Liveness: liveness,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.issuer,
 			Subject:   facialID,

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -52,7 +53,42 @@ func (s *Server) admit(c echo.Context) (*likeness.Application, *likeness.Setting
 	if !s.countryAllowed(c.Request(), st) {
 		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The application is not available in this country."), likeness.FioForbiddenCountry)
 	}
+	if op == opAuthenticate && s.isOwnOrigin(origin) && st.Liveness != likeness.LivenessStrict {
+		// The self-service privacy page verifies people before showing,
+		// exporting or erasing their data: always with strict liveness.
+		// Its token says so (liveness "strict"), and the page accepts no
+		// other, so claiming a site's origin instead gains nothing.
+		strict := *st
+		strict.Liveness = likeness.LivenessStrict
+		st = &strict
+	}
 	return app, st, op, nil
+}
+
+// isOwnOrigin reports whether origin is this server's (PublicURL): a page
+// of the server itself, the privacy page.
+func (s *Server) isOwnOrigin(origin string) bool {
+	u, err := url.Parse(s.cfg.PublicURL)
+	if err != nil || u.Host == "" || origin == "" {
+		return false
+	}
+	return originAllowed([]string{u.Scheme + "://" + u.Host}, origin)
+}
+
+// errPADCooldown refuses a client address that failed the liveness check
+// padMaxFailures times within padWindow, for padCooldown.
+var errPADCooldown = withFio(likeness.Errorf(likeness.ERATELIMIT,
+	"Too many failed liveness checks; try again later."), likeness.FioTooManyRequests)
+
+// countRefusal counts a session refused at admission in the outcome
+// analytics (Config.Outcomes), as the FACEIO code it was refused with.
+func (s *Server) countRefusal(ctx context.Context, appID, op string, code likeness.FioCode) {
+	if s.cfg.Outcomes == nil {
+		return
+	}
+	if err := s.cfg.Outcomes.RecordOutcome(ctx, appID, op, code.String()); err != nil {
+		s.log.Warn("outcome not counted", "err", err)
+	}
 }
 
 // requestOrigin returns the Origin header, or for a same-origin request
@@ -112,11 +148,15 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 		h.Add("Vary", "Origin")
 	}
 	h.Set("Cache-Control", "no-store")
-	if _, _, _, err := s.admit(c); err != nil {
+	app, _, _, err := s.admit(c)
+	if err != nil {
 		return err
 	}
 	if len(s.slots) >= cap(s.slots) {
 		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
+	}
+	if s.padLim.blocked(app.ID, s.cfg.Network.ClientIP(c.Request())) {
+		return errPADCooldown
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"ok": true})
 }
@@ -127,7 +167,12 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !s.sessLim.allow(app.ID, s.cfg.Network.ClientIP(c.Request()), st) {
+	ip := s.cfg.Network.ClientIP(c.Request())
+	if s.padLim.blocked(app.ID, ip) {
+		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
+		return errPADCooldown
+	}
+	if !s.sessLim.allow(app.ID, ip, st) {
 		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
 	}
 	select {
@@ -159,7 +204,9 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	go func() {
 		defer s.sessions.Done()
 		defer release()
-		newSession(s, conn, app, st, op, requestID).run()
+		ss := newSession(s, conn, app, st, op, requestID)
+		ss.clientIP = ip
+		ss.run()
 	}()
 	return nil
 }

@@ -24,7 +24,8 @@ const privacyReplayed = "This verification was already used. Verify again to con
 
 // resultClaims are a widget result token's claims (server/token.go).
 type resultClaims struct {
-	Op string `json:"op"`
+	Op       string `json:"op"`
+	Liveness string `json:"liveness"`
 	jwt.RegisteredClaims
 }
 
@@ -143,9 +144,10 @@ func (h *Handler) consentOf(c echo.Context, app *likeness.Application, f *likene
 }
 
 // verifyResult checks a widget result token: ES256 with the server's key,
-// our issuer, the application as audience, an authentication, not expired,
-// and never accepted before (its jti is kept until it expires). It returns
-// the Facial ID.
+// our issuer, the application as audience, an authentication checked with
+// strict liveness (the widget on this page always is: the server forces it
+// for its own origin), not expired, and never accepted before (its jti is
+// kept until it expires). It returns the Facial ID.
 func (h *Handler) verifyResult(c echo.Context, app *likeness.Application, token string) (string, error) {
 	ctx := c.Request().Context()
 	key, kid, err := h.store.SigningKey(ctx)
@@ -160,7 +162,7 @@ func (h *Handler) verifyResult(c echo.Context, app *likeness.Application, token 
 		return &key.PublicKey, nil
 	}, jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithIssuer(h.issuer),
 		jwt.WithAudience(app.PublicID), jwt.WithExpirationRequired(), jwt.WithTimeFunc(h.now))
-	if err != nil || cl.Op != "authenticate" || cl.Subject == "" || cl.ID == "" {
+	if err != nil || cl.Op != "authenticate" || cl.Liveness != likeness.LivenessStrict || cl.Subject == "" || cl.ID == "" {
 		return "", errTokenInvalid
 	}
 	if err := h.store.UseToken(ctx, cl.ID, cl.ExpiresAt.Time); err != nil {
