@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
 	"github.com/likeness/likeness/geoip"
@@ -325,10 +327,28 @@ func TestPolicyStrictLiveness(t *testing.T) {
 	h := newHarness(t, Limits{})
 	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
 	h.setPolicy(map[string]any{"liveness": "strict"})
+	left, right := turnedFrames(t)
 
-	// Frames of the head turned to the person's right (yaw ≤ −18°), and
-	// their mirror images for a turn to the left.
-	var right, left [][]byte
+	h.srv.prompts = []string{"turn_left", "turn_right"}
+	c, _, _ := h.dial(opEnroll, testOrigin)
+	c.begin(opEnroll, nil)
+	if m := c.follow(live, left, right); m["type"] != "result" {
+		t.Fatalf("following the prompts: %v", m)
+	}
+
+	// The recording played as it is does not follow the prompts.
+	h.srv.prompts = challengePrompts[:]
+	r, _, _ := h.dial(opAuthenticate, testOrigin)
+	r.begin(opAuthenticate, nil)
+	h.clock.Advance(0)
+	res := r.stream(live)
+	wantError(t, res, likeness.FioPADAttack)
+}
+
+// turnedFrames returns frames of the live clip's head turned to the
+// person's right (yaw −22° to −32°) and their mirror images, turned left.
+func turnedFrames(t *testing.T) (left, right [][]byte) {
+	t.Helper()
 	e := testEngine(t)
 	for _, f := range engine.SplitMJPEG(mustRead(t, "video/live_lmm_hamilton_640x480.mjpeg")) {
 		img, _ := e.Decode(f)
@@ -343,17 +363,20 @@ func TestPolicyStrictLiveness(t *testing.T) {
 	for _, f := range right {
 		left = append(left, mirror(t, f))
 	}
+	return left, right
+}
 
-	h.srv.prompts = []string{"turn_left", "turn_right"}
-	c, _, _ := h.dial(opEnroll, testOrigin)
-	c.begin(opEnroll, nil)
+// follow streams the live clip at camera pace and, when prompted to turn,
+// does as a person would: one more frame facing the camera, then the head
+// turned that way. It returns the first message that is not guidance.
+func (c *client) follow(live, left, right [][]byte) map[string]any {
+	c.t.Helper()
 	m := map[string]any{"type": "guide"}
 	prompt := ""
-	for i := 0; m["type"] == "guide" && i < 80; i++ {
+	for i := 0; m["type"] == "guide" && i < 120; i++ {
 		var f []byte
 		switch hint := m["hint"]; {
 		case hint != prompt && (hint == "turn_left" || hint == "turn_right"):
-			// A person reads the prompt facing the camera, then turns.
 			prompt, f = hint.(string), live[0]
 		case hint == "turn_left":
 			f = left[i%len(left)]
@@ -363,20 +386,12 @@ func TestPolicyStrictLiveness(t *testing.T) {
 			f = live[i%len(live)]
 		}
 		time.Sleep(cameraInterval)
-		c.conn.WriteMessage(2, f)
+		if err := c.conn.WriteMessage(websocket.BinaryMessage, f); err != nil {
+			return c.recv()
+		}
 		m = c.recv()
 	}
-	if m["type"] != "result" {
-		t.Fatalf("following the prompts: %v", m)
-	}
-
-	// The recording played as it is does not follow the prompts.
-	h.srv.prompts = challengePrompts[:]
-	r, _, _ := h.dial(opAuthenticate, testOrigin)
-	r.begin(opAuthenticate, nil)
-	h.clock.Advance(0)
-	res := r.stream(live)
-	wantError(t, res, likeness.FioPADAttack)
+	return m
 }
 
 func mustRead(t *testing.T, rel string) []byte {
