@@ -6,10 +6,13 @@ import (
 	"github.com/likeness/likeness/engine"
 )
 
-// Frame is what the decision needs of one usable camera frame.
+// Frame is what the decision needs of one usable camera frame. It lives only
+// in memory for one session: never logged or stored.
 type Frame struct {
 	Landmarks engine.Landmarks
 	At        time.Time // when the server received the frame (its injected clock)
+	Liveness  float32   // the passive model's probability of live
+	Embedding []float32 // the face embedding (unit length)
 }
 
 // The numbers of the decision. How each was chosen is stated with it and in

@@ -128,13 +128,14 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	if len(ss.good) > pad.MaxFrames { // the newest frames are the evidence
 		ss.good = append(ss.good[:0], ss.good[len(ss.good)-pad.MaxFrames:]...)
 	}
-	// Evidence over time: enough frames, spanning pad.MinSpan of the
-	// server's receive times (pad.Enough), before anything is decided.
-	if len(ss.good) < ss.need() || !pad.Enough(padFrames(ss.good)) {
+	// Evidence over time (pad.Next): enough frames spanning pad.MinSpan of
+	// the server's receive times, at camera pace, not one planar image.
+	strict := ss.set.Liveness == likeness.LivenessStrict
+	action, why := pad.Next(padFrames(ss.good), ss.need(), ss.s.lim.MaxFPS, strict)
+	switch action {
+	case pad.Collect:
 		return ss.guideMsg("hold_still"), false, nil
-	}
-	verdict, why := judgeLiveness(ss.good, ss.s.lim.MaxFPS)
-	if verdict == pad.Attack {
+	case pad.Refuse:
 		return nil, false, ss.padFailure(why)
 	}
 	embs := make([][]float32, len(ss.good))
@@ -142,17 +143,13 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 		embs[i] = g.embedding
 	}
 	ss.template = meanUnit(embs)
-	switch {
-	case ss.set.Liveness == likeness.LivenessStrict:
-		ss.startChallenge(ss.s.prompts, challengeSteps)
-		return ss.guideMsg(ss.chal.Current()), false, nil
-	case verdict == pad.Inconclusive && ss.good[len(ss.good)-1].at.Sub(ss.good[0].at) < pad.PassiveWait:
-		return ss.guideMsg("hold_still"), false, nil // natural motion may still show
-	case verdict == pad.Inconclusive:
-		// Explained by one planar motion: a print, a screen or a still — or
-		// a person who kept perfectly still. Only a three-dimensional turn,
-		// asked for now, tells them apart.
-		ss.startChallenge([]string{pad.PromptTurnLeft, pad.PromptTurnRight}, 1)
+	if action == pad.Prompt {
+		if strict {
+			ss.startChallenge(ss.s.prompts, challengeSteps)
+		} else { // planar so far: one turn decides
+			ss.log.Info("liveness needs a turn", "signal", why)
+			ss.startChallenge([]string{pad.PromptTurnLeft, pad.PromptTurnRight}, 1)
+		}
 		return ss.guideMsg(ss.chal.Current()), false, nil
 	}
 	return ss.conclude(ctx)
@@ -387,64 +384,16 @@ func ageRange(frames []goodFrame) string {
 	return fmt.Sprintf("%d-%d", d, d+9)
 }
 
-// Liveness across frames. The passive model judges each frame; on top of
-// it, a face that does not move at all between frames — a photo held still,
-// a replayed still image — is an attack: a live face in front of a camera
-// always shows micro-motion and sensor noise. Frames that arrive as a burst,
-// or whose landmarks one planar motion explains, are judged by pad.
-const (
-	// staticMotion is the mean landmark displacement between consecutive good
-	// frames, as a fraction of the eye distance, below which the face is
-	// taken as static.
-	staticMotion = 0.004
-	// staticSimilarity is the mean similarity between consecutive frames'
-	// embeddings above which frames are taken as copies of one image.
-	staticSimilarity = 0.995
-)
-
-// judgeLiveness judges the good frames: pad.Live, pad.Attack with the name of
-// the signal that refused them, or pad.Inconclusive when one planar motion
-// of one image explains them (an active turn must decide).
+// judgeLiveness judges the good frames (pad.Decide).
 func judgeLiveness(frames []goodFrame, maxFPS int) (pad.Verdict, string) {
-	n := len(frames)
-	scores := make([]float64, n)
-	votes := 0
-	for i, f := range frames {
-		scores[i] = float64(f.liveness)
-		if engine.IsLive(f.liveness) {
-			votes++
-		}
-	}
-	sort.Float64s(scores)
-	if scores[n/2] < float64(engine.LivenessThreshold) || votes*3 < n*2 {
-		return pad.Attack, "passive"
-	}
-	if n < 2 {
-		return pad.Inconclusive, "too_few_frames"
-	}
-	var motion, sim float64
-	for i := 1; i < n; i++ {
-		a, b := &frames[i-1], &frames[i]
-		var d float64
-		for k := range a.landmarks {
-			d += math.Hypot(float64(a.landmarks[k].X-b.landmarks[k].X), float64(a.landmarks[k].Y-b.landmarks[k].Y))
-		}
-		motion += d / float64(len(a.landmarks)) / math.Max(1, float64(a.iod))
-		sim += float64(engine.Similarity(a.embedding, b.embedding))
-	}
-	motion /= float64(n - 1)
-	sim /= float64(n - 1)
-	if motion < staticMotion && sim > staticSimilarity {
-		return pad.Attack, "static"
-	}
-	return pad.Judge(pad.Measure(padFrames(frames)), maxFPS)
+	return pad.Decide(padFrames(frames), maxFPS)
 }
 
 // padFrames is what pad needs of the good frames.
 func padFrames(frames []goodFrame) []pad.Frame {
 	out := make([]pad.Frame, len(frames))
-	for i := range frames {
-		out[i] = pad.Frame{Landmarks: frames[i].landmarks, At: frames[i].at}
+	for i, g := range frames {
+		out[i] = pad.Frame{Landmarks: g.landmarks, At: g.at, Liveness: g.liveness, Embedding: g.embedding}
 	}
 	return out
 }
