@@ -5,6 +5,7 @@ GO ?= go
 ADDR ?= 127.0.0.1:8080
 DATA ?= data
 FACES ?= ../shared/faces
+NUAA ?= ../shared/nuaa
 # The templ CLI that generates templates/*_templ.go; pinned to go.mod's templ.
 TEMPL_VERSION := v0.3.977
 TEMPL = "$$($(GO) env GOPATH)/bin/templ"
@@ -78,6 +79,8 @@ widget-test:
 
 eval: build
 	./bin/likeness eval --faces $(FACES) --json
+	./bin/likeness eval --pad --faces $(FACES) --json
+	./bin/likeness eval --pad --faces $(NUAA) --json
 
 bench: build
 	$(GO) test ./engine -run '^$$' -bench . -cpu 1 -benchtime 50x

@@ -146,14 +146,19 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	if action == pad.Prompt {
 		if strict {
 			ss.startChallenge(ss.s.prompts, challengeSteps)
-		} else { // planar so far: one turn decides
-			ss.log.Info("liveness needs a turn", "signal", why)
-			ss.startChallenge([]string{pad.PromptTurnLeft, pad.PromptTurnRight}, 1)
+		} else { // planar so far: turns both ways, in random order, decide
+			ss.log.Info("liveness needs turns", "signal", why)
+			ss.startChallenge([]string{pad.PromptTurnLeft, pad.PromptTurnRight}, 2)
 		}
 		return ss.guideMsg(ss.chal.Current()), false, nil
 	}
 	return ss.conclude(ctx)
 }
+
+// FrameUsable reports whether a frame's face passes the session's frame
+// gate (no hint to move, face the camera, add light or hold steady); the
+// PAD evaluation simulates sessions with it.
+func FrameUsable(f *engine.Face, img *engine.Image) bool { return qualityHint(f, img) == "" }
 
 // qualityHint returns what the user should change, or "" for a usable face.
 func qualityHint(f *engine.Face, img *engine.Image) string {
