@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image/jpeg"
 	"math"
 	"slices"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
+	"github.com/likeness/likeness/eval"
 	"github.com/likeness/likeness/pad"
 )
 
@@ -130,5 +133,58 @@ func TestDrawPrompts(t *testing.T) {
 	}
 	if len(seen) < 3 { // 6 ordered pairs; 50 draws see at least 3 of them
 		t.Errorf("prompts are not random: %v", seen)
+	}
+}
+
+// TestTurnsAreThreeDimensional measures pad.TurnTolerance's margins: every
+// turned frame (|yaw| ≥ 18°) of the live clip against its frontal frames is
+// above it, and no pair of frames of a still moved by any generated
+// species is.
+func TestTurnsAreThreeDimensional(t *testing.T) {
+	g := goodFrames(t, clip(t, "live_lmm_hamilton_640x480.mjpeg"))
+	var front []engine.Landmarks
+	for _, f := range g {
+		if math.Abs(float64(f.yaw)) < pad.FrontalDegrees {
+			front = append(front, f.landmarks)
+		}
+	}
+	lo, hi, n := math.Inf(1), 0.0, 0
+	for _, f := range g {
+		if math.Abs(float64(f.yaw)) < pad.TurnDegrees {
+			continue
+		}
+		v := make([]float64, len(front))
+		for i := range front {
+			v[i] = pad.NonPlanarity(&front[i], &f.landmarks)
+		}
+		slices.Sort(v)
+		m := v[len(v)/2]
+		lo, hi, n = math.Min(lo, m), math.Max(hi, m), n+1
+		if !pad.TurnIs3D(front, &f.landmarks) {
+			t.Errorf("a real turn (yaw %.0f°) is not three-dimensional: %.3f", f.yaw, m)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no turned frames")
+	}
+	t.Logf("live turns: %d frames, median non-planarity against %d frontal frames %.3f–%.3f", n, len(front), lo, hi)
+
+	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
+	still, err := jpeg.Decode(bytes.NewReader(live[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i, sp := range eval.StillSpecies {
+		s := goodFrames(t, eval.StillAttack(still, sp, 8, uint64(i+1)))
+		for a := range s {
+			for b := a + 1; b < len(s); b++ {
+				worst = math.Max(worst, pad.NonPlanarity(&s[a].landmarks, &s[b].landmarks))
+			}
+		}
+	}
+	t.Logf("stills: largest pairwise non-planarity %.3f (tolerance %.2f)", worst, pad.TurnTolerance)
+	if worst >= pad.TurnTolerance {
+		t.Errorf("a pair of still frames reaches the turn tolerance: %.3f", worst)
 	}
 }
