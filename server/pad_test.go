@@ -196,7 +196,7 @@ func TestStillAttacksOverWebSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.begin(opEnroll, nil)
-	if res := s.stream(nuaaClip(t, strangerClip)); res["type"] != "result" {
+	if res := s.stranger(t); res["type"] != "result" {
 		t.Fatalf("another live person: %v", res)
 	}
 }

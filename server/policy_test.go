@@ -207,7 +207,7 @@ func TestPolicyPINs(t *testing.T) {
 	// Another person may not take the same PIN (UNIQUE_PIN_REQUIRED is not fatal).
 	o, _, _ := h.dial(opEnroll, testOrigin)
 	o.begin(opEnroll, nil)
-	wantPIN(t, o.stream(nuaaClip(t, strangerClip)), "enroll")
+	wantPIN(t, o.stranger(t), "enroll")
 	wantPIN(t, o.answerPIN("4829"), "unique")
 	wantPIN(t, o.answerPIN("5173"), "confirm")
 	if m := o.answerPIN("5173"); m["type"] != "result" {
@@ -349,11 +349,18 @@ func TestPolicyStrictLiveness(t *testing.T) {
 // person's right (yaw −22° to −32°) and their mirror images, turned left.
 func turnedFrames(t *testing.T) (left, right [][]byte) {
 	t.Helper()
+	return turnedFramesOf(t, engine.SplitMJPEG(mustRead(t, "video/live_lmm_hamilton_640x480.mjpeg")), -22)
+}
+
+// turnedFramesOf returns the frames of a clip turned to the person's right
+// (yaw from −32° to maxYaw) and their mirror images, turned left.
+func turnedFramesOf(t *testing.T, frames [][]byte, maxYaw float32) (left, right [][]byte) {
+	t.Helper()
 	e := testEngine(t)
-	for _, f := range engine.SplitMJPEG(mustRead(t, "video/live_lmm_hamilton_640x480.mjpeg")) {
+	for _, f := range frames {
 		img, _ := e.Decode(f)
 		faces, _ := e.Analyze(context.Background(), img, 0)
-		if len(faces) == 1 && faces[0].Quality.Yaw <= -22 && faces[0].Quality.Yaw >= -32 {
+		if len(faces) == 1 && faces[0].Quality.Yaw <= maxYaw && faces[0].Quality.Yaw >= -32 {
 			right = append(right, f)
 		}
 	}

@@ -261,17 +261,32 @@ func clip(t testing.TB, name string) [][]byte {
 // faces set's clip.
 func nuaaClip(t testing.TB, name string) [][]byte {
 	t.Helper()
+	all := nuaaFrames(t, name)
+	var out [][]byte
+	for i := 0; i < len(all) && len(out) < 60; i += 3 { // 30 fps played at 10
+		out = append(out, all[i])
+	}
+	return out
+}
+
+// nuaaFrames returns every frame of a clip of ../shared/nuaa/video.
+func nuaaFrames(t testing.TB, name string) [][]byte {
+	t.Helper()
 	dir, _ := filepath.Abs(filepath.Join("..", "..", "shared", "nuaa", "video"))
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		t.Skipf("SKIP: the NUAA clips are absent (%s): %v", dir, err)
 	}
-	all := engine.SplitMJPEG(b)
-	var out [][]byte
-	for i := 0; i < len(all) && len(out) < 60; i += 2 {
-		out = append(out, all[i])
-	}
-	return out
+	return engine.SplitMJPEG(b)
+}
+
+// stranger streams the live webcam clip of someone else than the faces
+// set's clip, as that person would: when asked to turn (a person who keeps
+// still is), with real frames of their head turned.
+func (c *client) stranger(t *testing.T) map[string]any {
+	c.t.Helper()
+	left, right := turnedFramesOf(t, nuaaFrames(t, strangerClip), -18)
+	return c.follow(nuaaClip(t, strangerClip), left, right)
 }
 
 // jittered makes camera-like frames from one photo: 640×480 crops around
@@ -361,7 +376,7 @@ func (h *harness) verifyToken(token, wantSub, wantOp string) {
 }
 
 // strangerClip is a live webcam clip of someone else than the faces set's
-// live clip, whose head moves enough to pass without a prompt.
+// live clip; the head turns to the right in it.
 const strangerClip = "live_nuaa_0006_00_00_01_640x480.mjpeg"
 
 // noLeak asserts a server message carries nothing internal.
@@ -420,7 +435,7 @@ func TestEnrollThenAuthenticate(t *testing.T) {
 	// A different person is not recognised.
 	o, _, _ := h.dial(opAuthenticate, testOrigin)
 	o.begin(opAuthenticate, nil)
-	res = o.stream(nuaaClip(t, strangerClip))
+	res = o.stranger(t)
 	if res["type"] != "error" || res["code"] != float64(likeness.FioUnrecognizedFace) {
 		t.Fatalf("stranger: %v, want error 3", res)
 	}
