@@ -119,10 +119,8 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	if ss.firstGood.IsZero() {
 		ss.firstGood = ss.s.cfg.Now()
 	}
-	p := f.Landmarks.Five()
 	ss.good = append(ss.good, goodFrame{
-		embedding: f.Embedding, liveness: f.Liveness, landmarks: f.Landmarks,
-		iod: float32(math.Hypot(float64(p[1].X-p[0].X), float64(p[1].Y-p[0].Y))), age: f.Age,
+		embedding: f.Embedding, liveness: f.Liveness, landmarks: f.Landmarks, age: f.Age,
 		yaw: f.Quality.Yaw, at: ss.frameAt,
 	})
 	if len(ss.good) > pad.MaxFrames { // the newest frames are the evidence

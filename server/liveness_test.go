@@ -32,10 +32,9 @@ func goodFrames(t *testing.T, frames [][]byte) []goodFrame {
 		if err != nil || len(faces) != 1 || qualityHint(&faces[0], img) != "" {
 			continue
 		}
-		p := faces[0].Landmarks.Five()
 		out = append(out, goodFrame{embedding: faces[0].Embedding, liveness: faces[0].Liveness,
-			landmarks: faces[0].Landmarks, iod: float32(math.Hypot(float64(p[1].X-p[0].X), float64(p[1].Y-p[0].Y))),
-			yaw: faces[0].Quality.Yaw, at: t0.Add(time.Duration(i) * 100 * time.Millisecond)}) // 10 fps
+			landmarks: faces[0].Landmarks,
+			yaw:       faces[0].Quality.Yaw, at: t0.Add(time.Duration(i) * 100 * time.Millisecond)}) // 10 fps
 	}
 	return out
 }

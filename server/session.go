@@ -63,7 +63,6 @@ type goodFrame struct {
 	embedding []float32
 	liveness  float32
 	landmarks engine.Landmarks
-	iod       float32
 	age       float32
 	yaw       float32
 	at        time.Time // when the server received the frame

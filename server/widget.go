@@ -53,11 +53,14 @@ func (s *Server) admit(c echo.Context) (*likeness.Application, *likeness.Setting
 	if !s.countryAllowed(c.Request(), st) {
 		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The application is not available in this country."), likeness.FioForbiddenCountry)
 	}
-	if op == opAuthenticate && s.isOwnOrigin(origin) && st.Liveness != likeness.LivenessStrict {
+	if op == opAuthenticate && s.isOwnOrigin(origin) && app.PublicID != s.cfg.DemoPublicID &&
+		st.Liveness != likeness.LivenessStrict {
 		// The self-service privacy page verifies people before showing,
 		// exporting or erasing their data: always with strict liveness.
 		// Its token says so (liveness "strict"), and the page accepts no
-		// other, so claiming a site's origin instead gains nothing.
+		// other, so claiming a site's origin instead gains nothing. The
+		// demo application's own page (/demo, same origin) keeps its
+		// setting; its privacy page then needs it set to strict.
 		strict := *st
 		strict.Liveness = likeness.LivenessStrict
 		st = &strict
