@@ -70,7 +70,6 @@ func MinGap(maxFPS int) time.Duration {
 const (
 	ReasonBurst  = "burst"  // frames arrived faster than a camera sends them
 	ReasonPlanar = "planar" // one planar motion of one image explains every frame
-	ReasonFlat   = "flat_turn"
 )
 
 // Evidence is what the frames of a session show.

@@ -184,7 +184,8 @@ func NonPlanarity(a, b *engine.Landmarks) float64 {
 }
 
 // huberIOD is where the robust fit starts to down-weight a point: 2 % of
-// the eye distance, about twice the landmark model's jitter on a still.
+// the eye distance, around the landmark model's own jitter on stills
+// (session statistics 0.004–0.025, docs/BENCHMARKS.md).
 const huberIOD = 0.02
 
 // quantile returns the q-quantile (0–1) of v by nearest rank; v is sorted
