@@ -7,6 +7,7 @@ DATA ?= data
 FACES ?= ../shared/faces
 LFW ?= ../shared/lfw
 AGE_FACES ?= ../shared/age
+NUAA ?= ../shared/nuaa
 # The templ CLI that generates templates/*_templ.go; pinned to go.mod's templ.
 TEMPL_VERSION := v0.3.977
 TEMPL = "$$($(GO) env GOPATH)/bin/templ"
@@ -82,6 +83,8 @@ eval: build
 	./bin/likeness eval --faces $(FACES) --json
 	./bin/likeness eval --identify --faces $(LFW) --json
 	./bin/likeness eval --age --faces $(AGE_FACES) --json
+	./bin/likeness eval --pad --faces $(FACES) --json
+	./bin/likeness eval --pad --faces $(NUAA) --json
 
 bench: build
 	$(GO) test ./engine -run '^$$' -bench . -cpu 1 -benchtime 50x

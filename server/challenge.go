@@ -5,90 +5,74 @@ import (
 	"crypto/rand"
 	"math"
 	"math/big"
-	"time"
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
+	"github.com/likeness/likeness/pad"
 )
 
-// The strict liveness challenge: after the passive checks, the user follows
-// two prompts drawn at random from blink, turn left and turn right. A
-// recording or a mask cannot know the prompts in advance.
+// The active challenge (pad.Challenge): the user follows prompts drawn at
+// random — two of blink, turn left and turn right in strict liveness; one
+// turn in standard liveness when the frames so far are explained by one
+// planar motion. A recording cannot know the prompts in advance, a turn
+// counts only after the head faced the camera following the prompt, and it
+// must be three-dimensional (a tilted print is not).
 const (
-	challengeSteps   = 2
-	challengeStepFor = 10 * time.Second // time to complete each prompt
-	turnDegrees      = 18               // yaw a turn must reach
-	eyeOpen          = 0.7              // eye-open probability of an open eye
-	eyeClosed        = 0.3              // …and of a closed one
-	sameFaceMaxYaw   = 25               // frames turned further are not compared with the template
+	challengeSteps = 2
+	sameFaceMaxYaw = 25 // frames turned further are not compared with the template
 )
 
-type challenge struct {
-	steps    []string
-	done     int
-	deadline time.Time
-	sawOpen  bool
-	sawShut  bool
-}
+// challengePrompts are the prompts a strict challenge draws from.
+var challengePrompts = [...]string{pad.PromptBlink, pad.PromptTurnLeft, pad.PromptTurnRight}
 
-// challengePrompts are the prompts a challenge draws from.
-var challengePrompts = [...]string{"blink", "turn_left", "turn_right"}
-
-func newChallenge(now time.Time, prompts []string) *challenge {
-	pool := append([]string(nil), prompts...)
-	for i := len(pool) - 1; i > 0; i-- { // Fisher–Yates with crypto/rand
+// drawPrompts returns n distinct prompts of pool in random order
+// (Fisher–Yates with crypto/rand).
+func drawPrompts(pool []string, n int) []string {
+	p := append([]string(nil), pool...)
+	for i := len(p) - 1; i > 0; i-- {
 		j, _ := rand.Int(rand.Reader, big.NewInt(int64(i+1)))
-		pool[i], pool[j.Int64()] = pool[j.Int64()], pool[i]
+		p[i], p[j.Int64()] = p[j.Int64()], p[i]
 	}
-	return &challenge{steps: pool[:min(challengeSteps, len(pool))], deadline: now.Add(challengeStepFor)}
+	return p[:min(n, len(p))]
 }
 
-func (c *challenge) current() string { return c.steps[c.done] }
-
-// met reports whether a face fulfils the current prompt. Yaw is positive
-// when the person turns to their own left (frames are not mirrored).
-func (c *challenge) met(f *engine.Face) bool {
-	switch c.current() {
-	case "blink":
-		open := min(f.EyesOpen[0], f.EyesOpen[1])
-		switch {
-		case open >= eyeOpen && c.sawShut:
-			return true
-		case open >= eyeOpen:
-			c.sawOpen = true
-		case open <= eyeClosed && c.sawOpen:
-			c.sawShut = true
+// startChallenge gives the first of n random prompts from pool. The good
+// frames facing the camera are the reference a turn is compared with.
+func (ss *session) startChallenge(pool []string, n int) {
+	var ref []engine.Landmarks
+	for _, g := range ss.good {
+		if math.Abs(float64(g.yaw)) < pad.FrontalDegrees {
+			ref = append(ref, g.landmarks)
 		}
-		return false
-	case "turn_left":
-		return f.Quality.Yaw >= turnDegrees
-	default:
-		return f.Quality.Yaw <= -turnDegrees
 	}
+	ss.phase = phaseChallenge
+	ss.chal = pad.NewChallenge(drawPrompts(pool, n), ref, ss.s.cfg.Now())
 }
 
 // challengeFrame advances the challenge with one frame.
 func (ss *session) challengeFrame(ctx context.Context, f *engine.Face) (map[string]any, bool, *failure) {
-	c := ss.chal
-	now := ss.s.cfg.Now()
-	if now.After(c.deadline) {
-		ss.log.Info("liveness refused", "signal", "challenge")
-		return nil, false, fail(likeness.FioPADAttack, "The liveness check failed.", nil)
-	}
 	// The person following the prompts must be the one who was checked.
 	// Embeddings of a strongly turned head drift, so only near-frontal
 	// frames are compared.
 	if math.Abs(float64(f.Quality.Yaw)) <= sameFaceMaxYaw && !engine.Matches(engine.Similarity(f.Embedding, ss.template)) {
 		return nil, false, fail(likeness.FioFaceMismatch, "The frames show different faces.", nil)
 	}
-	if c.met(f) {
-		c.done++
-		c.sawOpen, c.sawShut = false, false
-		c.deadline = now.Add(challengeStepFor)
-		if c.done == len(c.steps) {
-			ss.phase = phaseCapture
-			return ss.conclude(ctx)
-		}
+	st, why := ss.chal.Observe(pad.Observation{Landmarks: f.Landmarks, Yaw: f.Quality.Yaw, EyesOpen: f.EyesOpen, At: ss.frameAt})
+	switch st {
+	case pad.Failed:
+		return nil, false, ss.padFailure(why)
+	case pad.Passed:
+		ss.phase = phaseCapture
+		return ss.conclude(ctx)
 	}
-	return ss.guideMsg(c.current()), false, nil
+	return ss.guideMsg(ss.chal.Current()), false, nil
+}
+
+// padFailure ends the session as a presentation attack: FACEIO 5, the
+// signal named in the log (never a score), and one more failure for the
+// client address's liveness limit.
+func (ss *session) padFailure(signal string) *failure {
+	ss.log.Info("liveness refused", "signal", signal)
+	ss.s.padLim.fail(ss.app.ID, ss.clientIP)
+	return fail(likeness.FioPADAttack, "The liveness check failed.", nil)
 }

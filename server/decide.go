@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
 	"github.com/likeness/likeness/identify"
+	"github.com/likeness/likeness/pad"
 )
 
 // Frame quality gates, relative to the frame so any camera resolution works.
@@ -44,9 +44,12 @@ func (ss *session) need() int {
 
 // guideMsg is a guidance reply.
 func (ss *session) guideMsg(hint string) map[string]any {
-	p := math.Min(1, float64(len(ss.good))/float64(ss.need()))
+	p := math.Min(1, float64(len(ss.good))/float64(max(ss.need(), pad.MinFrames)))
+	if n := len(ss.good); n > 0 { // evidence also needs time
+		p = math.Min(p, float64(ss.good[n-1].at.Sub(ss.good[0].at))/float64(pad.MinSpan))
+	}
 	if ss.phase == phaseChallenge && ss.chal != nil {
-		p = float64(ss.chal.done) / float64(len(ss.chal.steps))
+		p = ss.chal.Progress()
 	}
 	return map[string]any{"type": "guide", "hint": hint, "progress": math.Round(p*100) / 100}
 }
@@ -109,29 +112,44 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	if ss.firstGood.IsZero() {
 		ss.firstGood = ss.s.cfg.Now()
 	}
-	p := f.Landmarks.Five()
 	ss.good = append(ss.good, goodFrame{
-		embedding: f.Embedding, liveness: f.Liveness, landmarks: f.Landmarks,
-		iod: float32(math.Hypot(float64(p[1].X-p[0].X), float64(p[1].Y-p[0].Y))), age: f.AgeFrame(),
+		embedding: f.Embedding, liveness: f.Liveness, landmarks: f.Landmarks, age: f.AgeFrame(),
+		yaw: f.Quality.Yaw, at: ss.frameAt,
 	})
-	if len(ss.good) < ss.need() {
-		return ss.guideMsg("hold_still"), false, nil
+	if len(ss.good) > pad.MaxFrames { // the newest frames are the evidence
+		ss.good = append(ss.good[:0], ss.good[len(ss.good)-pad.MaxFrames:]...)
 	}
-	if ok, why := judgeLiveness(ss.good); !ok {
-		ss.log.Info("liveness refused", "signal", why) // which signal, never a score
-		return nil, false, fail(likeness.FioPADAttack, "The liveness check failed.", nil)
+	// Evidence over time (pad.Next): enough frames spanning pad.MinSpan of
+	// the server's receive times, at camera pace, not one planar image.
+	strict := ss.set.Liveness == likeness.LivenessStrict
+	action, why := pad.Next(padFrames(ss.good), ss.need(), ss.s.lim.MaxFPS, strict)
+	switch action {
+	case pad.Collect:
+		return ss.guideMsg("hold_still"), false, nil
+	case pad.Refuse:
+		return nil, false, ss.padFailure(why)
 	}
 	embs := make([][]float32, len(ss.good))
 	for i, g := range ss.good {
 		embs[i] = g.embedding
 	}
 	ss.template = meanUnit(embs)
-	if ss.set.Liveness == likeness.LivenessStrict {
-		ss.phase, ss.chal = phaseChallenge, newChallenge(ss.s.cfg.Now(), ss.s.prompts)
-		return ss.guideMsg(ss.chal.current()), false, nil
+	if action == pad.Prompt {
+		if strict {
+			ss.startChallenge(ss.s.prompts, challengeSteps)
+		} else { // planar so far: turns both ways, in random order, decide
+			ss.log.Info("liveness needs turns", "signal", why)
+			ss.startChallenge([]string{pad.PromptTurnLeft, pad.PromptTurnRight}, 2)
+		}
+		return ss.guideMsg(ss.chal.Current()), false, nil
 	}
 	return ss.conclude(ctx)
 }
+
+// FrameUsable reports whether a frame's face passes the session's frame
+// gate (no hint to move, face the camera, add light or hold steady); the
+// PAD evaluation simulates sessions with it.
+func FrameUsable(f *engine.Face, img *engine.Image) bool { return qualityHint(f, img) == "" }
 
 // qualityHint returns what the user should change, or "" for a usable face.
 func qualityHint(f *engine.Face, img *engine.Image) string {
@@ -199,7 +217,7 @@ func (ss *session) storeEnrollment(ctx context.Context, pin string) (map[string]
 	if err != nil {
 		return nil, false, fail(likeness.FioProcessingErr, "The enrollment could not be stored.", err)
 	}
-	token, err := ss.s.signer.issue(ss.app.PublicID, face.FacialID, opEnroll)
+	token, err := ss.token(face.FacialID, opEnroll)
 	if err != nil {
 		return nil, false, fail(likeness.FioProcessingErr, "The result could not be signed.", err)
 	}
@@ -338,53 +356,16 @@ func ageRange(frames []goodFrame) string {
 	return engine.DecideAgeAt(ageFrames(frames), 0).Band()
 }
 
-// Liveness across frames. The passive model judges each frame; on top of
-// it, a face that does not move at all between frames — a photo held still,
-// a replayed still image — is an attack: a live face in front of a camera
-// always shows micro-motion and sensor noise.
-const (
-	// staticMotion is the mean landmark displacement between consecutive good
-	// frames, as a fraction of the eye distance, below which the face is
-	// taken as static.
-	staticMotion = 0.004
-	// staticSimilarity is the mean similarity between consecutive frames'
-	// embeddings above which frames are taken as copies of one image.
-	staticSimilarity = 0.995
-)
+// judgeLiveness judges the good frames (pad.Decide).
+func judgeLiveness(frames []goodFrame, maxFPS int) (pad.Verdict, string) {
+	return pad.Decide(padFrames(frames), maxFPS)
+}
 
-// judgeLiveness returns whether the good frames show a live face, and the
-// name of the signal that refused it.
-func judgeLiveness(frames []goodFrame) (bool, string) {
-	n := len(frames)
-	scores := make([]float64, n)
-	votes := 0
-	for i, f := range frames {
-		scores[i] = float64(f.liveness)
-		if engine.IsLive(f.liveness) {
-			votes++
-		}
+// padFrames is what pad needs of the good frames.
+func padFrames(frames []goodFrame) []pad.Frame {
+	out := make([]pad.Frame, len(frames))
+	for i, g := range frames {
+		out[i] = pad.Frame{Landmarks: g.landmarks, At: g.at, Liveness: g.liveness, Embedding: g.embedding}
 	}
-	sort.Float64s(scores)
-	if scores[n/2] < float64(engine.LivenessThreshold) || votes*3 < n*2 {
-		return false, "passive"
-	}
-	if n < 2 {
-		return true, ""
-	}
-	var motion, sim float64
-	for i := 1; i < n; i++ {
-		a, b := &frames[i-1], &frames[i]
-		var d float64
-		for k := range a.landmarks {
-			d += math.Hypot(float64(a.landmarks[k].X-b.landmarks[k].X), float64(a.landmarks[k].Y-b.landmarks[k].Y))
-		}
-		motion += d / float64(len(a.landmarks)) / math.Max(1, float64(a.iod))
-		sim += float64(engine.Similarity(a.embedding, b.embedding))
-	}
-	motion /= float64(n - 1)
-	sim /= float64(n - 1)
-	if motion < staticMotion && sim > staticSimilarity {
-		return false, "static"
-	}
-	return true, ""
+	return out
 }

@@ -1,14 +1,19 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image/jpeg"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
+	"github.com/likeness/likeness/eval"
+	"github.com/likeness/likeness/pad"
 )
 
 // goodFrames runs the engine over frames as a session would and keeps the
@@ -17,7 +22,8 @@ func goodFrames(t *testing.T, frames [][]byte) []goodFrame {
 	t.Helper()
 	e := testEngine(t)
 	var out []goodFrame
-	for _, fr := range frames {
+	t0 := time.Now()
+	for i, fr := range frames {
 		img, err := e.Decode(fr)
 		if err != nil {
 			t.Fatal(err)
@@ -26,17 +32,17 @@ func goodFrames(t *testing.T, frames [][]byte) []goodFrame {
 		if err != nil || len(faces) != 1 || qualityHint(&faces[0], img) != "" {
 			continue
 		}
-		p := faces[0].Landmarks.Five()
 		out = append(out, goodFrame{embedding: faces[0].Embedding, liveness: faces[0].Liveness,
-			landmarks: faces[0].Landmarks, iod: float32(math.Hypot(float64(p[1].X-p[0].X), float64(p[1].Y-p[0].Y)))})
+			landmarks: faces[0].Landmarks,
+			yaw:       faces[0].Quality.Yaw, at: t0.Add(time.Duration(i) * 100 * time.Millisecond)}) // 10 fps
 	}
 	return out
 }
 
-// TestLivenessOnClips measures the liveness decision on every window of
-// enrollment length in the live and the replay clip.
+// TestLivenessOnClips measures the liveness decision on every window of one
+// second (11 frames at 10 fps) in the live and the replay clip.
 func TestLivenessOnClips(t *testing.T) {
-	const window = 5
+	const window = 11
 	for _, tc := range []struct {
 		clip    string
 		live    bool
@@ -51,8 +57,8 @@ func TestLivenessOnClips(t *testing.T) {
 		}
 		right, reasons := 0, map[string]int{}
 		for i := 0; i+window <= len(g); i++ {
-			ok, why := judgeLiveness(g[i : i+window])
-			if ok == tc.live {
+			v, why := judgeLiveness(g[i:i+window], 10)
+			if (v == pad.Live) == tc.live {
 				right++
 			}
 			reasons[why]++
@@ -78,8 +84,8 @@ func TestStaticReplayRefusedEvenWhenPassiveSaysLive(t *testing.T) {
 			t.Fatal("the passive model already refuses this frame; the test needs one it accepts")
 		}
 	}
-	if ok, why := judgeLiveness(g); ok || why != "static" {
-		t.Fatalf("judged live=%v (%s), want refused as static", ok, why)
+	if v, why := judgeLiveness(g, 10); v != pad.Attack || why != "static" {
+		t.Fatalf("judged %v (%s), want refused as static", v, why)
 	}
 
 	// End to end: the session answers PAD_ATTACK and stores nothing.
@@ -110,40 +116,74 @@ func TestClampDuration(t *testing.T) {
 	}
 }
 
-func TestChallengePrompts(t *testing.T) {
-	face := func(yaw, eyes float32) *engine.Face {
-		f := &engine.Face{EyesOpen: [2]float32{eyes, eyes}}
-		f.Quality.Yaw = yaw
-		return f
+// TestDrawPrompts: prompts are distinct, drawn from the pool, and every
+// strict challenge has a turn (two of blink, left, right).
+func TestDrawPrompts(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 50; i++ {
+		p := drawPrompts(challengePrompts[:], challengeSteps)
+		if len(p) != challengeSteps || p[0] == p[1] || (p[0] == pad.PromptBlink && p[1] == pad.PromptBlink) {
+			t.Fatalf("prompts %v", p)
+		}
+		if !slices.Contains(p, pad.PromptTurnLeft) && !slices.Contains(p, pad.PromptTurnRight) {
+			t.Fatalf("no turn in %v", p)
+		}
+		seen[p[0]+p[1]] = true
 	}
-	for _, tc := range []struct {
-		prompt string
-		seq    []*engine.Face
-		want   bool
-	}{
-		{"blink", []*engine.Face{face(0, 0.9), face(0, 0.1), face(0, 0.95)}, true},
-		{"blink", []*engine.Face{face(0, 0.1), face(0, 0.9)}, false},               // closed first: not a blink yet
-		{"blink", []*engine.Face{face(0, 0.9), face(0, 0.5), face(0, 0.9)}, false}, // half-closed is not closed
-		{"blink", []*engine.Face{face(0, 0.9), face(0, 0.9)}, false},
-		{"turn_left", []*engine.Face{face(10, 1), face(20, 1)}, true},
-		{"turn_left", []*engine.Face{face(-30, 1)}, false},
-		{"turn_right", []*engine.Face{face(-19, 1)}, true},
-		{"turn_right", []*engine.Face{face(17, 1), face(-10, 1)}, false},
-	} {
-		c := &challenge{steps: []string{tc.prompt}}
-		got := false
-		for _, f := range tc.seq {
-			got = c.met(f)
-		}
-		if got != tc.want {
-			t.Errorf("%s over %d frames: %v, want %v", tc.prompt, len(tc.seq), got, tc.want)
+	if len(seen) < 3 { // 6 ordered pairs; 50 draws see at least 3 of them
+		t.Errorf("prompts are not random: %v", seen)
+	}
+}
+
+// TestTurnsAreThreeDimensional measures pad.TurnTolerance's margins: every
+// turned frame (|yaw| ≥ 18°) of the live clip against its frontal frames is
+// above it, and no pair of frames of a still moved by any generated
+// species is.
+func TestTurnsAreThreeDimensional(t *testing.T) {
+	g := goodFrames(t, clip(t, "live_lmm_hamilton_640x480.mjpeg"))
+	var front []engine.Landmarks
+	for _, f := range g {
+		if math.Abs(float64(f.yaw)) < pad.FrontalDegrees {
+			front = append(front, f.landmarks)
 		}
 	}
-	// Prompts are distinct and drawn from the pool.
-	for i := 0; i < 20; i++ {
-		c := newChallenge(time.Now(), challengePrompts[:])
-		if len(c.steps) != challengeSteps || c.steps[0] == c.steps[1] {
-			t.Fatalf("steps %v", c.steps)
+	lo, hi, n := math.Inf(1), 0.0, 0
+	for _, f := range g {
+		if math.Abs(float64(f.yaw)) < pad.TurnDegrees {
+			continue
 		}
+		v := make([]float64, len(front))
+		for i := range front {
+			v[i] = pad.NonPlanarity(&front[i], &f.landmarks)
+		}
+		slices.Sort(v)
+		m := v[len(v)/2]
+		lo, hi, n = math.Min(lo, m), math.Max(hi, m), n+1
+		if !pad.TurnIs3D(front, &f.landmarks) {
+			t.Errorf("a real turn (yaw %.0f°) is not three-dimensional: %.3f", f.yaw, m)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no turned frames")
+	}
+	t.Logf("live turns: %d frames, median non-planarity against %d frontal frames %.3f–%.3f", n, len(front), lo, hi)
+
+	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
+	still, err := jpeg.Decode(bytes.NewReader(live[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i, sp := range eval.StillSpecies {
+		s := goodFrames(t, eval.StillAttack(still, sp, 8, uint64(i+1)))
+		for a := range s {
+			for b := a + 1; b < len(s); b++ {
+				worst = math.Max(worst, pad.NonPlanarity(&s[a].landmarks, &s[b].landmarks))
+			}
+		}
+	}
+	t.Logf("stills: largest pairwise non-planarity %.3f (tolerance %.2f)", worst, pad.TurnTolerance)
+	if worst >= pad.TurnTolerance {
+		t.Errorf("a pair of still frames reaches the turn tolerance: %.3f", worst)
 	}
 }

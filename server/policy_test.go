@@ -11,6 +11,9 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
@@ -204,7 +207,7 @@ func TestPolicyPINs(t *testing.T) {
 	// Another person may not take the same PIN (UNIQUE_PIN_REQUIRED is not fatal).
 	o, _, _ := h.dial(opEnroll, testOrigin)
 	o.begin(opEnroll, nil)
-	wantPIN(t, o.stream(jittered(t, "verify/face_recognition/fr_obama/obama.jpg", 5)), "enroll")
+	wantPIN(t, o.stranger(t), "enroll")
 	wantPIN(t, o.answerPIN("4829"), "unique")
 	wantPIN(t, o.answerPIN("5173"), "confirm")
 	if m := o.answerPIN("5173"); m["type"] != "result" {
@@ -328,43 +331,12 @@ func TestPolicyStrictLiveness(t *testing.T) {
 	h := newHarness(t, Limits{})
 	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
 	h.setPolicy(map[string]any{"liveness": "strict"})
-
-	// Frames of the head turned to the person's right (yaw ≤ −18°), and
-	// their mirror images for a turn to the left.
-	var right, left [][]byte
-	e := testEngine(t)
-	for _, f := range engine.SplitMJPEG(mustRead(t, "video/live_lmm_hamilton_640x480.mjpeg")) {
-		img, _ := e.Decode(f)
-		faces, _ := e.Analyze(context.Background(), img, 0)
-		if len(faces) == 1 && faces[0].Quality.Yaw <= -22 && faces[0].Quality.Yaw >= -32 {
-			right = append(right, f)
-		}
-	}
-	if len(right) == 0 {
-		t.Fatal("the clip has no turned frames")
-	}
-	for _, f := range right {
-		left = append(left, mirror(t, f))
-	}
+	left, right := turnedFrames(t)
 
 	h.srv.prompts = []string{"turn_left", "turn_right"}
 	c, _, _ := h.dial(opEnroll, testOrigin)
 	c.begin(opEnroll, nil)
-	m := map[string]any{"type": "guide"}
-	for i := 0; m["type"] == "guide" && i < 60; i++ {
-		var f []byte
-		switch m["hint"] {
-		case "turn_left":
-			f = left[i%len(left)]
-		case "turn_right":
-			f = right[i%len(right)]
-		default:
-			f = live[i%len(live)]
-		}
-		c.conn.WriteMessage(2, f)
-		m = c.recv()
-	}
-	if m["type"] != "result" {
+	if m := c.follow(live, left, right); m["type"] != "result" {
 		t.Fatalf("following the prompts: %v", m)
 	}
 
@@ -375,6 +347,62 @@ func TestPolicyStrictLiveness(t *testing.T) {
 	h.clock.Advance(0)
 	res := r.stream(live)
 	wantError(t, res, likeness.FioPADAttack)
+}
+
+// turnedFrames returns frames of the live clip's head turned to the
+// person's right (yaw −22° to −32°) and their mirror images, turned left.
+func turnedFrames(t *testing.T) (left, right [][]byte) {
+	t.Helper()
+	return turnedFramesOf(t, engine.SplitMJPEG(mustRead(t, "video/live_lmm_hamilton_640x480.mjpeg")), -22)
+}
+
+// turnedFramesOf returns the frames of a clip turned to the person's right
+// (yaw from −32° to maxYaw) and their mirror images, turned left.
+func turnedFramesOf(t *testing.T, frames [][]byte, maxYaw float32) (left, right [][]byte) {
+	t.Helper()
+	e := testEngine(t)
+	for _, f := range frames {
+		img, _ := e.Decode(f)
+		faces, _ := e.Analyze(context.Background(), img, 0)
+		if len(faces) == 1 && faces[0].Quality.Yaw <= maxYaw && faces[0].Quality.Yaw >= -32 {
+			right = append(right, f)
+		}
+	}
+	if len(right) == 0 {
+		t.Fatal("the clip has no turned frames")
+	}
+	for _, f := range right {
+		left = append(left, mirror(t, f))
+	}
+	return left, right
+}
+
+// follow streams the live clip at camera pace and, when prompted to turn,
+// does as a person would: one more frame facing the camera, then the head
+// turned that way. It returns the first message that is not guidance.
+func (c *client) follow(live, left, right [][]byte) map[string]any {
+	c.t.Helper()
+	m := map[string]any{"type": "guide"}
+	prompt := ""
+	for i := 0; m["type"] == "guide" && i < 120; i++ {
+		var f []byte
+		switch hint := m["hint"]; {
+		case hint != prompt && (hint == "turn_left" || hint == "turn_right"):
+			prompt, f = hint.(string), live[0]
+		case hint == "turn_left":
+			f = left[i%len(left)]
+		case hint == "turn_right":
+			f = right[i%len(right)]
+		default:
+			f = live[i%len(live)]
+		}
+		time.Sleep(cameraInterval)
+		if err := c.conn.WriteMessage(websocket.BinaryMessage, f); err != nil {
+			return c.recv()
+		}
+		m = c.recv()
+	}
+	return m
 }
 
 func mustRead(t *testing.T, rel string) []byte {

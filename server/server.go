@@ -132,6 +132,7 @@ type Server struct {
 	slots    *sessionSlots  // running widget sessions per application and client address
 	limits   *keyLimits     // per API key
 	sessLim  *sessionLimits // widget sessions per IP and per application
+	padLim   *padLimits     // failed liveness checks per IP and application
 	usage    *usageLog
 	workers  sync.WaitGroup // background work owned by the server
 	prompts  []string       // what strict liveness challenges draw from
@@ -164,6 +165,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.slots = newSessionSlots(s.lim.MaxSessions, s.lim.MaxSessionsPerIP)
 	s.limits = newKeyLimits(s.lim.APIRate, s.lim.APIBurst, cfg.Now)
 	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}
+	s.padLim = newPadLimits(cfg.Now)
 	s.prompts = challengePrompts[:]
 	s.ident = identify.New(cfg.Identify, cfg.Now)
 	s.usage = &usageLog{recs: map[usageKey]*likeness.UsageRecord{}, now: cfg.Now}

@@ -208,11 +208,15 @@ func (c *client) expect(typ string) map[string]any {
 	}
 }
 
-// stream sends frames in turn (looping), one per reply, until the server
-// sends something other than guidance, and returns it.
+// stream sends frames in turn (looping), one per reply and at most 10 a
+// second (the widget's pace), until the server sends something other than
+// guidance, and returns it.
 func (c *client) stream(frames [][]byte) map[string]any {
 	c.t.Helper()
+	var last time.Time
 	for i := 0; i < 400; i++ {
+		time.Sleep(time.Until(last.Add(cameraInterval)))
+		last = time.Now()
 		if err := c.conn.WriteMessage(websocket.BinaryMessage, frames[i%len(frames)]); err != nil {
 			// The server may have ended the session (and closed) before
 			// this frame: its last message is still there to read.
@@ -226,6 +230,10 @@ func (c *client) stream(frames [][]byte) map[string]any {
 	c.t.Fatal("no decision after 400 frames")
 	return nil
 }
+
+// cameraInterval is the time between frames of a test client: 10 fps, the
+// server's default maxFps.
+const cameraInterval = 100 * time.Millisecond
 
 // begin starts an operation and, for enrollment, accepts the consent notice.
 func (c *client) begin(op string, payload any) {
@@ -255,6 +263,39 @@ func clip(t testing.TB, name string) [][]byte {
 		out = append(out, all[i])
 	}
 	return out
+}
+
+// nuaaClip returns every second frame (up to 60) of a clip of
+// ../shared/nuaa/video: live webcam captures of other people than the
+// faces set's clip.
+func nuaaClip(t testing.TB, name string) [][]byte {
+	t.Helper()
+	all := nuaaFrames(t, name)
+	var out [][]byte
+	for i := 0; i < len(all) && len(out) < 60; i += 3 { // 30 fps played at 10
+		out = append(out, all[i])
+	}
+	return out
+}
+
+// nuaaFrames returns every frame of a clip of ../shared/nuaa/video.
+func nuaaFrames(t testing.TB, name string) [][]byte {
+	t.Helper()
+	dir, _ := filepath.Abs(filepath.Join("..", "..", "shared", "nuaa", "video"))
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Skipf("SKIP: the NUAA clips are absent (%s): %v", dir, err)
+	}
+	return engine.SplitMJPEG(b)
+}
+
+// stranger streams the live webcam clip of someone else than the faces
+// set's clip, as that person would: when asked to turn (a person who keeps
+// still is), with real frames of their head turned.
+func (c *client) stranger(t *testing.T) map[string]any {
+	c.t.Helper()
+	left, right := turnedFramesOf(t, nuaaFrames(t, strangerClip), -18)
+	return c.follow(nuaaClip(t, strangerClip), left, right)
 }
 
 // jittered makes camera-like frames from one photo: 640×480 crops around
@@ -343,6 +384,10 @@ func (h *harness) verifyToken(token, wantSub, wantOp string) {
 	}
 }
 
+// strangerClip is a live webcam clip of someone else than the faces set's
+// live clip; the head turns to the right in it.
+const strangerClip = "live_nuaa_0006_00_00_01_640x480.mjpeg"
+
 // noLeak asserts a server message carries nothing internal.
 func noLeak(t *testing.T, m map[string]any) {
 	t.Helper()
@@ -399,7 +444,7 @@ func TestEnrollThenAuthenticate(t *testing.T) {
 	// A different person is not recognised.
 	o, _, _ := h.dial(opAuthenticate, testOrigin)
 	o.begin(opAuthenticate, nil)
-	res = o.stream(jittered(t, "verify/face_recognition/fr_obama/obama.jpg", 4))
+	res = o.stranger(t)
 	if res["type"] != "error" || res["code"] != float64(likeness.FioUnrecognizedFace) {
 		t.Fatalf("stranger: %v, want error 3", res)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
+	"github.com/likeness/likeness/pad"
 )
 
 // session is one widget operation over one WebSocket. One goroutine (run)
@@ -41,6 +43,8 @@ type session struct {
 	consent   *likeness.ConsentRecord
 	capturing bool
 	firstGood time.Time
+	frameAt   time.Time  // when the frame being processed was received (server clock)
+	clientIP  netip.Addr // for the failed-liveness limit
 
 	good           []goodFrame
 	template       []float32 // mean of the good frames' embeddings
@@ -49,7 +53,7 @@ type session struct {
 	sawFace        bool // a face was seen since the idle timer last started
 
 	phase    phase
-	chal     *challenge
+	chal     *pad.Challenge
 	pinStep  string   // "enroll", "confirm" or "authenticate"
 	pinFirst string   // the PIN typed first, until it is confirmed
 	pinCands []string // Facial IDs a PIN may unlock
@@ -66,8 +70,15 @@ type goodFrame struct {
 	embedding []float32
 	liveness  float32
 	landmarks engine.Landmarks
-	iod       float32
 	age       engine.AgeFrame
+	yaw       float32
+	at        time.Time // when the server received the frame
+}
+
+// inFrame is a camera frame and when the server received it.
+type inFrame struct {
+	data []byte
+	at   time.Time
 }
 
 // clientMsg is any control message from the widget.
@@ -119,7 +130,7 @@ func (ss *session) run() {
 
 	ss.conn.SetReadLimit(int64(4 * ss.s.lim.MaxFrameBytes))
 	ctrl := make(chan []byte, 4)
-	frames := make(chan []byte, 1) // only the newest unprocessed frame is kept
+	frames := make(chan inFrame, 1) // only the newest unprocessed frame is kept
 	readErr := make(chan error, 1)
 	readerDone := make(chan struct{})
 	go ss.read(ctx, ctrl, frames, readErr, readerDone)
@@ -163,7 +174,7 @@ func (ss *session) recordOutcome(ctx context.Context, outcome string) {
 }
 
 // read is the one reader: control messages in order, frames newest-only.
-func (ss *session) read(ctx context.Context, ctrl, frames chan []byte, readErr chan<- error, done chan<- struct{}) {
+func (ss *session) read(ctx context.Context, ctrl chan []byte, frames chan inFrame, readErr chan<- error, done chan<- struct{}) {
 	defer close(done)
 	windowStart, inWindow := time.Now(), 0
 	for {
@@ -189,15 +200,16 @@ func (ss *session) read(ctx context.Context, ctrl, frames chan []byte, readErr c
 				readErr <- errFlood
 				return
 			}
+			fr := inFrame{data: data, at: ss.s.cfg.Now()}
 			select {
-			case frames <- data:
+			case frames <- fr:
 			default: // busy: drop the older frame, keep the newest
 				select {
 				case <-frames:
 				default:
 				}
 				select {
-				case frames <- data:
+				case frames <- fr:
 				default:
 				}
 			}
@@ -215,7 +227,7 @@ func (ss *session) send(v any) {
 }
 
 // loop is the state machine. It returns the result message or a failure.
-func (ss *session) loop(ctx context.Context, ctrl, frames <-chan []byte, readErr <-chan error) (map[string]any, *failure) {
+func (ss *session) loop(ctx context.Context, ctrl <-chan []byte, frames <-chan inFrame, readErr <-chan error) (map[string]any, *failure) {
 	// Every phase has its own timer (Limits): the start message, the consent
 	// screen, the first frame once capture is allowed, capture itself (idle
 	// and reply timeouts) and each PIN prompt, which replaces capture's.
@@ -308,7 +320,7 @@ func (ss *session) loop(ctx context.Context, ctrl, frames <-chan []byte, readErr
 			if f := ss.handleControl(ctx, m, beginCapture); f != nil {
 				return nil, f
 			}
-		case frame := <-frames:
+		case fr := <-frames:
 			ss.frameCount++
 			if !ss.capturing {
 				// No frame is looked at before the session is ready for it;
@@ -319,7 +331,8 @@ func (ss *session) loop(ctx context.Context, ctrl, frames <-chan []byte, readErr
 				firstFrame.Stop()
 				firstFrameC = never
 			}
-			reply, done, f := ss.processFrame(ctx, frame)
+			ss.frameAt = fr.at
+			reply, done, f := ss.processFrame(ctx, fr.data)
 			if f != nil {
 				return nil, f
 			}

@@ -32,6 +32,9 @@ type KeySource interface {
 type ResultClaims struct {
 	Op      string `json:"op"` // "enroll" or "authenticate"
 	Purpose string `json:"purpose"`
+	// Liveness is the liveness level the session was checked at
+	// ("standard" or "strict"); the privacy page accepts only "strict".
+	Liveness string `json:"liveness,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -52,7 +55,8 @@ func (c ResultClaims) MarshalJSON() ([]byte, error) {
 		Jti     string `json:"jti"`
 		Op      string `json:"op"`
 		Purpose string `json:"purpose"`
-	}{c.Issuer, c.Subject, aud, c.IssuedAt.Unix(), c.ExpiresAt.Unix(), c.ID, c.Op, c.Purpose})
+		Liv     string `json:"liveness,omitempty"`
+	}{c.Issuer, c.Subject, aud, c.IssuedAt.Unix(), c.ExpiresAt.Unix(), c.ID, c.Op, c.Purpose, c.Liveness})
 }
 
 // signer issues tokens with the current key of its KeySource.
@@ -64,26 +68,29 @@ type signer struct {
 }
 
 // issue returns a signed result token for the site saying that facialID did
-// op in the application whose public ID is aud.
-func (s *signer) issue(aud, facialID, op string) (string, error) {
-	return s.sign(aud, facialID, op, likeness.PurposeResult, likeness.ResultTokenTTL)
+// op in the application whose public ID is aud, checked at liveness level
+// liveness.
+func (s *signer) issue(aud, facialID, op, liveness string) (string, error) {
+	return s.sign(aud, facialID, op, likeness.PurposeResult, liveness, likeness.ResultTokenTTL)
 }
 
 // issuePrivacy returns a token for the privacy page of the application
 // publicID only: it says that facialID authenticated from that page.
-func (s *signer) issuePrivacy(publicID, facialID string) (string, error) {
-	return s.sign(likeness.PrivacyAudience(s.issuer, publicID), facialID, opAuthenticate, likeness.PurposePrivacy, likeness.PrivacyTokenTTL)
+func (s *signer) issuePrivacy(publicID, facialID, liveness string) (string, error) {
+	return s.sign(likeness.PrivacyAudience(s.issuer, publicID), facialID, opAuthenticate, likeness.PurposePrivacy, liveness,
+		likeness.PrivacyTokenTTL)
 }
 
-func (s *signer) sign(aud, facialID, op, purpose string, ttl time.Duration) (string, error) {
+func (s *signer) sign(aud, facialID, op, purpose, liveness string, ttl time.Duration) (string, error) {
 	key, kid, err := s.keys.SigningKey(s.ctx)
 	if err != nil {
 		return "", err
 	}
 	now := s.now()
 	claims := ResultClaims{
-		Op:      op,
-		Purpose: purpose,
+		Op:       op,
+		Purpose:  purpose,
+		Liveness: liveness,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    s.issuer,
 			Subject:   facialID,
@@ -102,9 +109,9 @@ func (s *signer) sign(aud, facialID, op, purpose string, ttl time.Duration) (str
 // page token when the privacy page started the session, else the site's.
 func (ss *session) token(facialID, op string) (string, error) {
 	if ss.purpose == likeness.PurposePrivacy && op == opAuthenticate {
-		return ss.s.signer.issuePrivacy(ss.app.PublicID, facialID)
+		return ss.s.signer.issuePrivacy(ss.app.PublicID, facialID, ss.set.Liveness)
 	}
-	return ss.s.signer.issue(ss.app.PublicID, facialID, op)
+	return ss.s.signer.issue(ss.app.PublicID, facialID, op, ss.set.Liveness)
 }
 
 // jwk is one public key in a JWKS document (RFC 7517/7518).

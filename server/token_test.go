@@ -164,7 +164,7 @@ func TestPrivacyTokenIsNotASiteToken(t *testing.T) {
 func TestKeyRotation(t *testing.T) {
 	h := newHarness(t, Limits{})
 	ctx := context.Background()
-	old, err := h.srv.signer.issue(h.app.PublicID, "f1", opAuthenticate)
+	old, err := h.srv.signer.issue(h.app.PublicID, "f1", opAuthenticate, likeness.LivenessStandard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,13 +176,13 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatalf("a fresh key was rotated: %v %v", rotated, err)
 	}
 	h.clock.Advance(30*24*time.Hour - 4*time.Minute)
-	old, _ = h.srv.signer.issue(h.app.PublicID, "f1", opAuthenticate) // signed just before the rotation
+	old, _ = h.srv.signer.issue(h.app.PublicID, "f1", opAuthenticate, likeness.LivenessStandard) // signed just before the rotation
 	h.clock.Advance(4 * time.Minute)
 	newKid, rotated, err := h.db.RotateSigningKeyIfOlder(ctx, 30*24*time.Hour)
 	if err != nil || !rotated || newKid == oldKid {
 		t.Fatalf("rotation after 30 days: %s %v %v", newKid, rotated, err)
 	}
-	fresh, err := h.srv.signer.issue(h.app.PublicID, "f2", opAuthenticate)
+	fresh, err := h.srv.signer.issue(h.app.PublicID, "f2", opAuthenticate, likeness.LivenessStandard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestKeyRotation(t *testing.T) {
 	if n, err := h.db.PurgeSigningKeys(ctx, h.clock.Now().Add(-likeness.KeyGrace)); err != nil || n != 1 {
 		t.Fatalf("purged %d (%v), want the old key", n, err)
 	}
-	fresh, _ = h.srv.signer.issue(h.app.PublicID, "f3", opAuthenticate)
+	fresh, _ = h.srv.signer.issue(h.app.PublicID, "f3", opAuthenticate, likeness.LivenessStandard)
 	if _, kid, err := h.parse(fresh, h.app.PublicID); err != nil || kid != newKid {
 		t.Fatalf("the new key's token: %s %v", kid, err)
 	}

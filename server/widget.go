@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"html"
 	"net/http"
 	"net/url"
@@ -52,6 +53,16 @@ func (s *Server) admit(c echo.Context) (*likeness.Application, *likeness.Setting
 	if !s.countryAllowed(c.Request(), st) {
 		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The application is not available in this country."), likeness.FioForbiddenCountry)
 	}
+	if op == opAuthenticate && c.QueryParam("purpose") == likeness.PurposePrivacy && s.ownOrigin(origin) &&
+		st.Liveness != likeness.LivenessStrict {
+		// The self-service privacy page verifies people before showing,
+		// exporting or erasing their data: always with strict liveness.
+		// Its token says so (purpose "privacy", liveness "strict"), and the
+		// page accepts no other.
+		strict := *st
+		strict.Liveness = likeness.LivenessStrict
+		st = &strict
+	}
 	return app, st, op, nil
 }
 
@@ -81,6 +92,22 @@ func (s *Server) ownOrigin(origin string) bool {
 		return false
 	}
 	return originAllowed([]string{u.Scheme + "://" + u.Host}, origin)
+}
+
+// errPADCooldown refuses a client address that failed the liveness check
+// padMaxFailures times within padWindow, for padCooldown.
+var errPADCooldown = withFio(likeness.Errorf(likeness.ERATELIMIT,
+	"Too many failed liveness checks; try again later."), likeness.FioTooManyRequests)
+
+// countRefusal counts a session refused at admission in the outcome
+// analytics (Config.Outcomes), as the FACEIO code it was refused with.
+func (s *Server) countRefusal(ctx context.Context, appID, op string, code likeness.FioCode) {
+	if s.cfg.Outcomes == nil {
+		return
+	}
+	if err := s.cfg.Outcomes.RecordOutcome(ctx, appID, op, code.String()); err != nil {
+		s.log.Warn("outcome not counted", "err", err)
+	}
 }
 
 // requestOrigin returns the Origin header, or for a same-origin request
@@ -151,6 +178,9 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 	if !s.slots.free(app.ID, s.cfg.Network.ClientIP(c.Request())) {
 		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
 	}
+	if s.padLim.blocked(app.ID, s.cfg.Network.ClientIP(c.Request())) {
+		return errPADCooldown
+	}
 	return c.JSON(http.StatusOK, map[string]bool{"ok": true})
 }
 
@@ -165,6 +195,10 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		return err
 	}
 	ip := s.cfg.Network.ClientIP(c.Request())
+	if s.padLim.blocked(app.ID, ip) {
+		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
+		return errPADCooldown
+	}
 	if !s.sessLim.allow(app.ID, ip, st) {
 		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
 	}
@@ -200,6 +234,7 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		defer release()
 		ss := newSession(s, conn, app, st, op, requestID)
 		ss.purpose = purpose
+		ss.clientIP = ip
 		ss.run()
 	}()
 	return nil

@@ -24,8 +24,9 @@ const privacyReplayed = "This verification was already used. Verify again to con
 
 // privacyClaims are a privacy page token's claims (server/token.go).
 type privacyClaims struct {
-	Op      string `json:"op"`
-	Purpose string `json:"purpose"`
+	Op       string `json:"op"`
+	Purpose  string `json:"purpose"`
+	Liveness string `json:"liveness"`
 	jwt.RegisteredClaims
 }
 
@@ -148,9 +149,10 @@ func (h *Handler) consentOf(c echo.Context, app *likeness.Application, f *likene
 // verifyResult checks a privacy page token: ES256 with one of the server's
 // current keys, our issuer, purpose "privacy" and this privacy page as
 // audience (so a site's result token, whose audience is the public ID, is
-// refused), an authentication, at most likeness.PrivacyTokenTTL long, not
-// expired, and never accepted before (its jti is kept until it expires).
-// It returns the Facial ID.
+// refused), an authentication checked with strict liveness (the server
+// forces it for the privacy purpose), at most likeness.PrivacyTokenTTL
+// long, not expired, and never accepted before (its jti is kept until it
+// expires). It returns the Facial ID.
 func (h *Handler) verifyResult(c echo.Context, app *likeness.Application, token string) (string, error) {
 	ctx := c.Request().Context()
 	keys, err := h.store.VerificationKeys(ctx, h.now().Add(-likeness.KeyGrace))
@@ -169,8 +171,8 @@ func (h *Handler) verifyResult(c echo.Context, app *likeness.Application, token 
 	}, jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithIssuer(h.issuer),
 		jwt.WithAudience(likeness.PrivacyAudience(h.issuer, app.PublicID)), jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(), jwt.WithTimeFunc(h.now))
-	if err != nil || cl.Purpose != likeness.PurposePrivacy || cl.Op != "authenticate" || cl.Subject == "" || cl.ID == "" ||
-		cl.IssuedAt == nil || cl.ExpiresAt.Sub(cl.IssuedAt.Time) > likeness.PrivacyTokenTTL {
+	if err != nil || cl.Purpose != likeness.PurposePrivacy || cl.Op != "authenticate" || cl.Liveness != likeness.LivenessStrict ||
+		cl.Subject == "" || cl.ID == "" || cl.IssuedAt == nil || cl.ExpiresAt.Sub(cl.IssuedAt.Time) > likeness.PrivacyTokenTTL {
 		return "", errTokenInvalid
 	}
 	if err := h.store.UseToken(ctx, cl.ID, cl.ExpiresAt.Time); err != nil {

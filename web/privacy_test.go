@@ -27,7 +27,7 @@ func (e *env) token(pid, sub, op string, edit func(*privacyClaims, *jwt.Token)) 
 		e.t.Fatal(err)
 	}
 	now := e.clock.Now()
-	cl := privacyClaims{Op: op, Purpose: likeness.PurposePrivacy, RegisteredClaims: jwt.RegisteredClaims{Issuer: testOrigin, Subject: sub,
+	cl := privacyClaims{Op: op, Purpose: likeness.PurposePrivacy, Liveness: likeness.LivenessStrict, RegisteredClaims: jwt.RegisteredClaims{Issuer: testOrigin, Subject: sub,
 		Audience: jwt.ClaimStrings{likeness.PrivacyAudience(testOrigin, pid)}, IssuedAt: jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(now.Add(likeness.PrivacyTokenTTL)), ID: uuid.NewString()}}
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, &cl)
@@ -83,6 +83,10 @@ func TestPrivacyPage(t *testing.T) {
 		{"another application's face", e.token(pid, stranger.FacialID, "authenticate", nil)},
 		{"unknown face", e.token(pid, uuid.NewString(), "authenticate", nil)},
 		{"enroll token", e.token(pid, face.FacialID, "enroll", nil)},
+		// A token from a site's widget at standard liveness (an attacker
+		// claiming the site's origin to avoid the strict check).
+		{"standard liveness", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) { c.Liveness = likeness.LivenessStandard })},
+		{"no liveness claim", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) { c.Liveness = "" })},
 		{"wrong issuer", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) { c.Issuer = "https://evil.example" })},
 		{"expired", e.token(pid, face.FacialID, "authenticate", func(c *privacyClaims, _ *jwt.Token) {
 			c.ExpiresAt = jwt.NewNumericDate(e.clock.Now().Add(-time.Second))

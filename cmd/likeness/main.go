@@ -21,6 +21,7 @@ import (
 	"github.com/likeness/likeness/engine"
 	"github.com/likeness/likeness/eval"
 	"github.com/likeness/likeness/identify"
+	"github.com/likeness/likeness/server"
 )
 
 const usage = `likeness — self-hosted, privacy-by-design face authentication
@@ -158,6 +159,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cache := fs.String("cache", "auto",
 		"with --age: JSON file of the model outputs of files already measured; auto: one per DIR in the temporary directory; none: no cache")
 	fitOut := fs.String("fit", "", "with --age: fit the age readout, calibration and margin (eval/agefit.go), write them as Go to FILE, print the held-out rates")
+	padOnly := fs.Bool("pad", false, "presentation attack detection only: APCER per attack species and BPCER (ISO/IEC 30107-3) over pad/ images, video/ clips and attacks generated from every live photo and clip")
 	ident := fs.Bool("identify", false, "open-set identification over <person>/<photo> folders")
 	maxFAR := fs.Float64("max-false-accept-rate", likeness.DefaultMaxFalseAcceptRate, "with --identify: the application's target")
 	pinMin := fs.Int("pin-min-length", 4, "with --identify: the application's PIN length")
@@ -194,6 +196,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return evalAge(ctx, eng, *faces, *minAge, *cache, *asJSON, stdout)
 	}
+	if *padOnly {
+		return runEvalPAD(ctx, eng, *faces, *asJSON, stdout)
+	}
 	if *ident {
 		pol := identify.Policy{MaxFAR: *maxFAR, PIN: likeness.PINOptional, PINMinLength: *pinMin, RejectWeakPINs: true}
 		rep, err := eval.RunIdentify(ctx, eng, *faces, pol, 0)
@@ -226,6 +231,29 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "PAD: %d attacks, %d bona fide; APCER %.3f  BPCER %.3f\n", s.PADAttacks, s.PADBonaFide, s.APCER, s.BPCER)
 	for _, c := range rep.Controls {
 		fmt.Fprintf(stdout, "control %s: %d faces\n", c.Path, c.Faces)
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintf(stdout, "error %s: %s\n", e.Path, e.Error)
+	}
+	return nil
+}
+
+// runEvalPAD prints `likeness eval --pad`: JSON, or the per-species table.
+func runEvalPAD(ctx context.Context, eng *engine.Engine, dir string, asJSON bool, stdout io.Writer) error {
+	rep, err := eval.RunPAD(ctx, eng, dir, server.FrameUsable)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(rep)
+	}
+	fmt.Fprintf(stdout, "%-44s %-9s %8s %9s %7s\n", "attack species", "level", "attacks", "accepted", "APCER")
+	for _, s := range rep.Species {
+		fmt.Fprintf(stdout, "%-44s %-9s %8d %9d %7.3f\n", s.Species, s.Level, s.Attacks, s.Accepted, s.APCER)
+	}
+	for _, b := range rep.BonaFide {
+		fmt.Fprintf(stdout, "bona fide %-6s %d presentations, %d refused (BPCER %.3f), %d asked to turn\n",
+			b.Kind, b.Presentations, b.Refused, b.BPCER, b.Prompted)
 	}
 	for _, e := range rep.Errors {
 		fmt.Fprintf(stdout, "error %s: %s\n", e.Path, e.Error)

@@ -1,0 +1,105 @@
+package pad
+
+import (
+	"math"
+	"sort"
+
+	"github.com/likeness/likeness/engine"
+)
+
+// A face that does not move at all between frames — a photo held still, a
+// replayed still image — is an attack outright: a live face in front of a
+// camera always shows micro-motion and sensor noise.
+const (
+	// staticMotion is the mean landmark displacement between consecutive
+	// frames, as a fraction of the eye distance, below which the face is
+	// taken as static.
+	staticMotion = 0.004
+	// staticSimilarity is the mean similarity between consecutive frames'
+	// embeddings above which frames are taken as copies of one image.
+	staticSimilarity = 0.995
+)
+
+// Reasons of Decide besides Judge's.
+const (
+	ReasonPassive = "passive" // the single-image model refuses most frames
+	ReasonStatic  = "static"  // the frames are copies of one image
+)
+
+// Decide is the liveness decision over a session's frames: the passive
+// model's median and a two-thirds vote (ReasonPassive), identical frames
+// (ReasonStatic), then Judge on the frames' motion and timing.
+func Decide(frames []Frame, maxFPS int) (Verdict, string) {
+	n := len(frames)
+	if n == 0 {
+		return Inconclusive, ""
+	}
+	scores := make([]float64, n)
+	votes := 0
+	for i, f := range frames {
+		scores[i] = float64(f.Liveness)
+		if engine.IsLive(f.Liveness) {
+			votes++
+		}
+	}
+	sort.Float64s(scores)
+	if scores[n/2] < float64(engine.LivenessThreshold) || votes*3 < n*2 {
+		return Attack, ReasonPassive
+	}
+	if n < 2 {
+		return Inconclusive, ""
+	}
+	var motion, sim float64
+	for i := 1; i < n; i++ {
+		a, b := &frames[i-1].Landmarks, &frames[i].Landmarks
+		var d float64
+		for k := range a {
+			d += math.Hypot(float64(a[k].X-b[k].X), float64(a[k].Y-b[k].Y))
+		}
+		motion += d / float64(len(a)) / interOcular(a)
+		sim += float64(engine.Similarity(frames[i-1].Embedding, frames[i].Embedding))
+	}
+	motion /= float64(n - 1)
+	sim /= float64(n - 1)
+	if motion < staticMotion && sim > staticSimilarity {
+		return Attack, ReasonStatic
+	}
+	return Judge(Measure(frames), maxFPS)
+}
+
+// Action is what a session does after a new usable frame.
+type Action int
+
+// Actions.
+const (
+	Collect Action = iota // keep collecting frames
+	Refuse                // a presentation attack: FACEIO 5
+	Accept                // live: go on to recognition
+	Prompt                // ask for prompts (pool and count are the caller's), then go on
+)
+
+// Next is the session's liveness step after a new usable frame, over the
+// newest frames (at most MaxFrames): wait until need frames (and Enough)
+// are there; refuse an Attack; in strict liveness, or when the frames stay
+// planar for PassiveWait, challenge; otherwise accept. The string is the
+// refusal reason for the log.
+func Next(frames []Frame, need, maxFPS int, strict bool) (Action, string) {
+	if len(frames) < need || !Enough(frames) {
+		return Collect, ""
+	}
+	v, why := Decide(frames, maxFPS)
+	switch {
+	case v == Attack:
+		return Refuse, why
+	case strict:
+		return Prompt, ""
+	case v == Inconclusive && frames[len(frames)-1].At.Sub(frames[0].At) < PassiveWait:
+		return Collect, "" // natural motion may still show
+	case v == Inconclusive:
+		// Explained by one planar motion: a print, a screen or a still — or
+		// a person who kept perfectly still. Only a three-dimensional turn,
+		// asked for now, tells them apart.
+		return Prompt, why
+	}
+	return Accept, ""
+}

@@ -1,0 +1,69 @@
+package pad
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/likeness/likeness/engine"
+)
+
+// TestNext: the session's liveness steps, including what an attacker tries.
+func TestNext(t *testing.T) {
+	h := head()
+	unit := func(k int) []float32 { // embeddings that differ a little frame to frame
+		v := make([]float32, 8)
+		v[0], v[1+k%7] = 1, 0.2
+		n := float32(math.Sqrt(1.04))
+		for i := range v {
+			v[i] /= n
+		}
+		return v
+	}
+	mk := func(n int, gap time.Duration, live float32, pose func(i int) engine.Landmarks) []Frame {
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		out := make([]Frame, n)
+		for i := range out {
+			out[i] = Frame{Landmarks: pose(i), At: t0.Add(time.Duration(i) * gap), Liveness: live, Embedding: unit(i)}
+		}
+		return out
+	}
+	moving := func(i int) engine.Landmarks { return project(h, float64(i%4)*5, float64(i%3)*4, false) }
+	still := project(h, 0, 0, false)
+	rng := rand.New(rand.NewPCG(5, 6))
+	print := func(i int) engine.Landmarks { // a still moved by a few pixels: planar, with jitter
+		return moved(still, float64(i%5)*2, float64(i%3), 1+0.01*float64(i%2), 0, 0, 0, 0.4, rng)
+	}
+	copies := mk(11, 100*time.Millisecond, 1, func(int) engine.Landmarks { return still })
+	for i := range copies {
+		copies[i].Embedding = copies[0].Embedding
+	}
+	for _, tc := range []struct {
+		name   string
+		fr     []Frame
+		strict bool
+		want   Action
+		why    string
+	}{
+		{"too few frames", mk(4, 400*time.Millisecond, 1, moving), false, Collect, ""},
+		{"not a second yet", mk(9, 100*time.Millisecond, 1, moving), false, Collect, ""},
+		{"live head", mk(11, 100*time.Millisecond, 1, moving), false, Accept, ""},
+		{"live head, strict", mk(11, 100*time.Millisecond, 1, moving), true, Prompt, ""},
+		{"passive model refuses", mk(11, 100*time.Millisecond, 0.2, moving), false, Refuse, ReasonPassive},
+		{"identical frames", copies, false, Refuse, ReasonStatic},
+		{"burst", mk(30, 40*time.Millisecond, 1, moving), false, Refuse, ReasonBurst},
+		{"planar for 1 s: wait for motion", mk(11, 100*time.Millisecond, 1, print), false, Collect, ""},
+		{"planar for 2 s: ask for a turn", mk(21, 100*time.Millisecond, 1, print), false, Prompt, ReasonPlanar},
+		{"planar, strict", mk(11, 100*time.Millisecond, 1, print), true, Prompt, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, why := Next(tc.fr, 5, 10, tc.strict); got != tc.want || why != tc.why {
+				t.Errorf("Next = %v (%s), want %v (%s)", got, why, tc.want, tc.why)
+			}
+		})
+	}
+	if v, _ := Decide(nil, 10); v == Live {
+		t.Error("no frames judged live")
+	}
+}

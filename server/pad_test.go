@@ -1,0 +1,254 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"image/jpeg"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/eval"
+	"github.com/likeness/likeness/pad"
+	"github.com/likeness/likeness/store/sqlite"
+)
+
+// TestPADLimits: the fifth failed liveness check within three minutes from
+// one address, for one application, starts a ten-minute cool-down; other
+// addresses and applications are not affected; old failures expire.
+func TestPADLimits(t *testing.T) {
+	ip := netip.MustParseAddr("203.0.113.7")
+	other := netip.MustParseAddr("203.0.113.8")
+	for _, tc := range []struct {
+		name    string
+		fails   []time.Duration // failure times from the start
+		at      time.Duration   // when admission is asked
+		blocked bool
+	}{
+		{"four failures", []time.Duration{0, 10 * time.Second, 20 * time.Second, 30 * time.Second}, time.Minute, false},
+		{"five within three minutes", []time.Duration{0, 30 * time.Second, time.Minute, 2 * time.Minute, 2*time.Minute + 59*time.Second}, 3 * time.Minute, true},
+		{"five over more than three minutes", []time.Duration{0, time.Minute, 2 * time.Minute, 3 * time.Minute, 3*time.Minute + time.Second}, 4 * time.Minute, false},
+		{"cool-down lasts ten minutes", []time.Duration{0, 1, 2, 3, 4}, padCooldown - time.Second, true},
+		{"and then ends", []time.Duration{0, 1, 2, 3, 4}, padCooldown + time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &testClock{}
+			l := newPadLimits(clock.Now)
+			start := time.Duration(0)
+			for _, f := range tc.fails {
+				clock.Advance(f - start)
+				start = f
+				l.fail("app_1", ip)
+			}
+			clock.Advance(tc.at - start)
+			if got := l.blocked("app_1", ip); got != tc.blocked {
+				t.Errorf("blocked = %v, want %v", got, tc.blocked)
+			}
+			if l.blocked("app_2", ip) || l.blocked("app_1", other) {
+				t.Error("another application or address is blocked")
+			}
+		})
+	}
+}
+
+// TestPADCooldownOverWebSocket: five failed liveness checks from one
+// address make the next session answer 15 (also on /widget/check), counted
+// in the analytics; the cool-down ends.
+func TestPADCooldownOverWebSocket(t *testing.T) {
+	h := newHarness(t, Limits{}, func(c *Config) { c.Outcomes = c.Apps.(*sqlite.DB) })
+	replay := clip(t, "spoof_replay_silentface_F2_640x480.mjpeg")
+	loop := netip.MustParseAddr("127.0.0.1")
+	for i := 0; i < padMaxFailures-1; i++ {
+		h.srv.padLim.fail(h.app.ID, loop)
+	}
+	c, _, err := h.dial(opAuthenticate, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.begin(opAuthenticate, nil)
+	wantError(t, c.stream(replay), likeness.FioPADAttack) // the fifth failure
+
+	_, resp, err := h.dial(opAuthenticate, testOrigin)
+	if err == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a session after five failures was admitted: %v", err)
+	}
+	var eb errorBody
+	json.NewDecoder(resp.Body).Decode(&eb)
+	resp.Body.Close()
+	if eb.FioCode != likeness.FioTooManyRequests || !strings.Contains(eb.Error.Message, "liveness") {
+		t.Fatalf("refusal %+v, want fioCode 15", eb)
+	}
+	req, _ := http.NewRequest("GET", h.ts.URL+"/widget/check?publicId="+h.app.PublicID+"&op=enroll", nil)
+	req.Header.Set("Origin", testOrigin)
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("/widget/check during the cool-down: %v %v", r, err)
+	}
+	counts, err := h.db.Outcomes(context.Background(), h.app.ID, h.clock.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, oc := range counts {
+		got[oc.Outcome] += oc.Count
+	}
+	if got["PAD_ATTACK"] != 1 || got["TOO_MANY_REQUESTS"] != 1 {
+		t.Errorf("outcomes %v, want one PAD_ATTACK and one TOO_MANY_REQUESTS", got)
+	}
+
+	h.clock.Advance(padCooldown + time.Second)
+	if _, _, err := h.dial(opAuthenticate, testOrigin); err != nil {
+		t.Fatalf("after the cool-down: %v", err)
+	}
+}
+
+// streamAttack streams frames as a program without a camera would, at
+// camera pace by the server's clock (the harness clock is advanced instead
+// of sleeping), and when prompted to turn carries on as before: a still
+// cannot turn. It returns the first message that is not guidance.
+func streamAttack(h *harness, c *client, frames [][]byte) map[string]any {
+	c.t.Helper()
+	for i := 0; i < 200; i++ {
+		h.clock.Advance(cameraInterval)
+		if err := c.conn.WriteMessage(websocket.BinaryMessage, frames[i%len(frames)]); err != nil {
+			return c.recv()
+		}
+		m := c.recv()
+		if m["type"] != "guide" {
+			return m
+		}
+		if hint := m["hint"]; hint == pad.PromptTurnLeft || hint == pad.PromptTurnRight || hint == pad.PromptBlink {
+			h.clock.Advance(pad.StepFor / 4) // the prompt goes unanswered
+		}
+	}
+	c.t.Fatal("no decision after 200 frames")
+	return nil
+}
+
+// TestStillAttacksOverWebSocket is issue 12's attack: a still photo of an
+// enrolled person, streamed over /widget/ws by a small program as frames
+// moved, scaled, rotated, tilted, re-encoded, noised or flickered. Every
+// one is refused with 5 at standard and strict liveness and never gets a
+// token; live clips of the same and another person are accepted.
+func TestStillAttacksOverWebSocket(t *testing.T) {
+	h := newHarness(t, Limits{})
+	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
+	c, _, err := h.dial(opEnroll, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.begin(opEnroll, map[string]any{"user": "lmm"})
+	res := c.stream(live)
+	if res["type"] != "result" {
+		t.Fatalf("live enrollment: %v", res)
+	}
+	enrolled := res["facialId"]
+
+	still, err := jpeg.Decode(bytes.NewReader(live[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, level := range []string{likeness.LivenessStandard, likeness.LivenessStrict} {
+		h.setPolicy(map[string]any{"liveness": level})
+		species := eval.StillSpecies
+		if level == likeness.LivenessStrict {
+			species = []string{eval.SpeciesShift, eval.SpeciesCombined} // strict only adds prompts
+		}
+		for i, sp := range species {
+			t.Run(level+"/"+sp, func(t *testing.T) {
+				// Each attack from a fresh start of the failure count: the
+				// cool-down would refuse the later ones before they begin.
+				h.clock.Advance(padCooldown + time.Second)
+				a, _, err := h.dial(opAuthenticate, testOrigin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.t = t
+				a.begin(opAuthenticate, nil)
+				m := streamAttack(h, a, eval.StillAttack(still, sp, 8, uint64(i+1)))
+				wantError(t, m, likeness.FioPADAttack)
+				if _, ok := m["token"]; ok || m["facialId"] != nil {
+					t.Fatalf("the attack got a result: %v", m)
+				}
+			})
+		}
+	}
+	h.setPolicy(map[string]any{"liveness": likeness.LivenessStandard})
+	h.clock.Advance(padCooldown + time.Second)
+
+	// Live clips still pass: the enrolled person, and someone else enrolling.
+	a, _, err := h.dial(opAuthenticate, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.begin(opAuthenticate, nil)
+	if res := a.stream(live[len(live)/2:]); res["type"] != "result" || res["facialId"] != enrolled {
+		t.Fatalf("live authentication: %v", res)
+	}
+	s, _, err := h.dial(opEnroll, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.begin(opEnroll, nil)
+	if res := s.stranger(t); res["type"] != "result" {
+		t.Fatalf("another live person: %v", res)
+	}
+}
+
+// TestPrivacyOriginIsStrict: a verification from this server's own origin
+// (the privacy page) runs strict liveness whatever the application's
+// setting, and its token says so; a site's session says standard.
+func TestPrivacyOriginIsStrict(t *testing.T) {
+	h := newHarness(t, Limits{})
+	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
+	left, right := turnedFrames(t)
+	c, _, _ := h.dial(opEnroll, testOrigin)
+	c.begin(opEnroll, nil)
+	res := c.stream(live)
+	if res["type"] != "result" {
+		t.Fatalf("enroll: %v", res)
+	}
+	if got := tokenLiveness(t, res["token"]); got != likeness.LivenessStandard {
+		t.Errorf("a site's token says liveness %q", got)
+	}
+
+	// The privacy page's widget: the prompts must be followed.
+	h.srv.prompts = []string{pad.PromptTurnLeft, pad.PromptTurnRight}
+	p, _, err := h.dial(opAuthenticate, "http://likeness.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.begin(opAuthenticate, nil)
+	res = p.follow(live, left, right)
+	if res["type"] != "result" {
+		t.Fatalf("following the prompts on the privacy page: %v", res)
+	}
+	if got := tokenLiveness(t, res["token"]); got != likeness.LivenessStrict {
+		t.Errorf("the privacy page's token says liveness %q", got)
+	}
+	// A live recording that does not follow them is refused.
+	r, _, _ := h.dial(opAuthenticate, "http://likeness.test")
+	r.begin(opAuthenticate, nil)
+	wantError(t, streamAttack(h, r, live), likeness.FioPADAttack)
+}
+
+func tokenLiveness(t *testing.T, token any) string {
+	t.Helper()
+	s, _ := token.(string)
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q", s)
+	}
+	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var cl struct {
+		Liveness string `json:"liveness"`
+	}
+	json.Unmarshal(b, &cl)
+	return cl.Liveness
+}
