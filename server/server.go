@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -222,11 +223,26 @@ func (s *Server) Serve(l net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.echo.Server = srv
-	err := srv.Serve(newConnLimiter(l, s.lim.MaxConnsPerIP, s.cfg.Network.trusted))
+	var ln net.Listener
+	if t, ok := l.(TLSListener); ok {
+		// Count connections before TLS, and let TLS wrap them last so that
+		// requests see the TLS state (r.TLS: HSTS and secure cookies).
+		ln = tls.NewListener(newConnLimiter(t.Listener, s.lim.MaxConnsPerIP, s.cfg.Network.trusted), t.Config)
+	} else {
+		ln = newConnLimiter(l, s.lim.MaxConnsPerIP, s.cfg.Network.trusted)
+	}
+	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// TLSListener is a listener on whose connections Serve terminates TLS with
+// Config, after the per-address connection cap.
+type TLSListener struct {
+	net.Listener
+	Config *tls.Config
 }
 
 // Shutdown stops accepting connections, ends open widget sessions (they get

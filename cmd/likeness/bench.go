@@ -909,7 +909,12 @@ func (lb *loadBench) enroll(ctx context.Context) error {
 	if _, err := readUntil(c, "capture"); err != nil {
 		return err
 	}
+	// At camera pace: the server refuses a burst of frames as not a camera.
+	gap := time.Second / time.Duration(lb.fps)
+	next := time.Now()
 	for i := 0; i < 400; i++ {
+		time.Sleep(time.Until(next))
+		next = time.Now().Add(gap)
 		m, err := sendFrame(c, lb.frames[i%len(lb.frames)])
 		if err != nil {
 			return err

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/likeness/likeness"
@@ -26,12 +25,6 @@ func runOrg(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	data := fs.String("data", "", "data directory (embedded store)")
 	org := fs.String("org", "", "ID of the deleted organization (org_…, in the deletion's audit entry and export)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" || a == "help" }) {
-		fmt.Fprintln(stdout, orgUsage)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		return nil
-	}
 	if len(args) == 0 || args[0] != "restore" {
 		return usageError(orgUsage)
 	}

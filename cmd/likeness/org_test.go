@@ -20,7 +20,7 @@ func TestOrgRestoreCommand(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("LIKENESS_MASTER_KEY_FILE", filepath.Join(dir, "master.key"))
 	ctx := context.Background()
-	db, err := openStore(ctx, dir)
+	db, err := createStore(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,10 @@ func TestOrgRestoreCommand(t *testing.T) {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
 	}
-	for _, args := range [][]string{{"--help"}, {"restore", "--help"}, {"restore", "-h"}} {
+	if out, err := org("--help"); err != nil || !strings.Contains(out, "likeness org restore") {
+		t.Errorf("--help: %v %q", err, out)
+	}
+	for _, args := range [][]string{{"restore", "--help"}, {"restore", "-h"}} {
 		if out, err := org(args...); err != nil || !strings.Contains(out, "likeness org restore") || !strings.Contains(out, "-org") {
 			t.Errorf("%v: %v %q", args, err, out)
 		}
@@ -81,7 +84,7 @@ func TestOrgRestoreTooLate(t *testing.T) {
 	t.Setenv("LIKENESS_MASTER_KEY_FILE", filepath.Join(dir, "master.key"))
 	ctx := context.Background()
 	past := time.Now().Add(-likeness.OrgRetention - time.Hour)
-	db, err := openStore(ctx, dir, func(o *sqlite.Options) { o.Now = func() time.Time { return past } })
+	db, err := createStore(ctx, dir, func(o *sqlite.Options) { o.Now = func() time.Time { return past } })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +108,7 @@ func TestAdminCreateOperator(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("LIKENESS_MASTER_KEY_FILE", filepath.Join(dir, "master.key"))
 	ctx := context.Background()
-	db, err := openStore(ctx, dir)
+	db, err := createStore(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +129,7 @@ func TestAdminCreateOperator(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil || !res.Operator || res.Claimed != 0 {
 		t.Errorf("output %s: %+v %v", out.String(), res, err)
 	}
-	db, err = openStore(ctx, dir)
+	db, err = createStore(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

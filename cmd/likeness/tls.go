@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	"github.com/likeness/likeness/server"
 )
 
 // certReloader serves one certificate and key pair and swaps it
@@ -220,5 +222,5 @@ func (o tlsOptions) listen(ctx context.Context, ln net.Listener, publicURL *stri
 			return nil, nil, err
 		}
 	}
-	return tls.NewListener(ln, cfg), func() { cancel(); wait(); stopReload() }, nil
+	return server.TLSListener{Listener: ln, Config: cfg}, func() { cancel(); wait(); stopReload() }, nil
 }
