@@ -74,8 +74,8 @@ func TestIdentifyREST(t *testing.T) {
 	check("locked even with the right PIN", map[string]any{"images": []string{obama2}, "pin": "4829"}, 429, "", "")
 }
 
-// The widget's authenticate and identify decide the same for the same
-// frames.
+// The widget's authenticate and identify decide the same for frames of the
+// same person and stretch of video.
 func TestIdentifyMatchesWidget(t *testing.T) {
 	h := newHarness(t, Limits{})
 	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
@@ -89,12 +89,13 @@ func TestIdentifyMatchesWidget(t *testing.T) {
 	// Another person enrolled through the API, so N is not 1.
 	h.enroll(h.apiKey, h.app.CollectionID, "", photo(t, "verify/face_recognition/fr_biden/biden.jpg"))
 
-	probe := live[30 : 30+3] // AuthFrames good frames
+	// The widget streams the rest of the clip at camera pace (liveness needs
+	// a second of frames); identify gets frames of the same stretch.
 	a, _, _ := h.dial(opAuthenticate, testOrigin)
 	a.begin(opAuthenticate, nil)
-	wres := a.stream(probe)
+	wres := a.stream(live[12:])
 	imgs := []string{}
-	for _, f := range probe {
+	for _, f := range live[12:15] {
 		imgs = append(imgs, base64.StdEncoding.EncodeToString(f))
 	}
 	st, v, raw := h.identifyCall(map[string]any{"images": imgs})

@@ -220,7 +220,7 @@ func TestPrivacyOriginIsStrict(t *testing.T) {
 
 	// The privacy page's widget: the prompts must be followed.
 	h.srv.prompts = []string{pad.PromptTurnLeft, pad.PromptTurnRight}
-	p, _, err := h.dial(opAuthenticate, "http://likeness.test")
+	p, _, err := h.dialQuery("op=authenticate&purpose=privacy", ownOrigin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestPrivacyOriginIsStrict(t *testing.T) {
 		t.Errorf("the privacy page's token says liveness %q", got)
 	}
 	// A live recording that does not follow them is refused.
-	r, _, _ := h.dial(opAuthenticate, "http://likeness.test")
+	r, _, _ := h.dialQuery("op=authenticate&purpose=privacy", ownOrigin)
 	r.begin(opAuthenticate, nil)
 	wantError(t, streamAttack(h, r, live), likeness.FioPADAttack)
 }

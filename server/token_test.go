@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/pad"
 )
 
 const ownOrigin = "http://likeness.test" // the harness's PublicURL
@@ -135,12 +136,15 @@ func TestPrivacyTokenIsNotASiteToken(t *testing.T) {
 	}
 	facialID := res["facialId"].(string)
 
+	// The privacy page verifies with strict liveness: follow the prompts.
+	h.srv.prompts = []string{pad.PromptTurnLeft, pad.PromptTurnRight}
+	left, right := turnedFrames(t)
 	p, _, err := h.dialQuery("op=authenticate&purpose=privacy", ownOrigin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.begin(opAuthenticate, nil)
-	res = p.stream(live[len(live)/2:])
+	res = p.follow(live, left, right)
 	if res["type"] != "result" || res["facialId"] != facialID {
 		t.Fatalf("privacy authenticate: %v", res)
 	}
@@ -152,7 +156,8 @@ func TestPrivacyTokenIsNotASiteToken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("privacy token: %v", err)
 	}
-	if cl.Purpose != likeness.PurposePrivacy || cl.Subject != facialID || cl.Op != opAuthenticate || cl.ID == "" ||
+	if cl.Purpose != likeness.PurposePrivacy || cl.Liveness != likeness.LivenessStrict || cl.Subject != facialID ||
+		cl.Op != opAuthenticate || cl.ID == "" ||
 		cl.ExpiresAt.Sub(cl.IssuedAt.Time) != likeness.PrivacyTokenTTL {
 		t.Errorf("privacy claims %+v", cl)
 	}
