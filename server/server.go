@@ -130,6 +130,8 @@ type Server struct {
 	base     context.Context // cancelled at shutdown so open sessions end
 	cancel   context.CancelFunc
 	sessions sync.WaitGroup
+	sessMu   sync.Mutex     // orders sessions.Add against Shutdown's Wait
+	closing  bool           // Shutdown began: no new session
 	slots    *sessionSlots  // running widget sessions per application and client address
 	limits   *keyLimits     // per API key
 	sessLim  *sessionLimits // widget sessions per IP and per application
@@ -238,6 +240,17 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
+// beginSession counts a new widget session, unless Shutdown has begun.
+func (s *Server) beginSession() bool {
+	s.sessMu.Lock()
+	defer s.sessMu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.sessions.Add(1)
+	return true
+}
+
 // TLSListener is a listener on whose connections Serve terminates TLS with
 // Config, after the per-address connection cap.
 type TLSListener struct {
@@ -248,6 +261,9 @@ type TLSListener struct {
 // Shutdown stops accepting connections, ends open widget sessions (they get
 // an error reply) and waits for them, or until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.sessMu.Lock()
+	s.closing = true
+	s.sessMu.Unlock()
 	s.cancel()
 	err := s.echo.Shutdown(ctx)
 	done := make(chan struct{})

@@ -228,7 +228,13 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	// The Echo context is reused once this handler returns: the session
 	// takes what it needs from it now.
 	requestID := c.Response().Header().Get(echo.HeaderXRequestID)
-	s.sessions.Add(1)
+	if !s.beginSession() { // shutting down: no new session
+		release()
+		_ = conn.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(time.Second))
+		conn.Close()
+		return nil
+	}
 	go func() {
 		defer s.sessions.Done()
 		defer release()
