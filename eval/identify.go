@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"os"
 	"path/filepath"
@@ -202,11 +203,9 @@ func r3(v float32) float64 { return math.Round(float64(v)*1000) / 1000 }
 
 // hashName orders people by a fixed hash of their name (FNV-1a).
 func hashName(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	return h
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
 }
 
 func gallerySizes(n int) []int {
@@ -310,7 +309,7 @@ func decideAt(gallery, mated, strangers []*photo, pol identify.Policy) sizeResul
 		// candidate (or identified them alone).
 		d = decide(p, true)
 		ok := (d.Kind == identify.Match && d.FacialID == p.person) ||
-			(d.Kind == identify.SecondFactor && contains(d.PINFor, p.person))
+			(d.Kind == identify.SecondFactor && slices.Contains(d.PINFor, p.person))
 		if !ok {
 			missPIN++
 		}
@@ -323,15 +322,6 @@ func decideAt(gallery, mated, strangers []*photo, pol identify.Policy) sizeResul
 	r.SecondFactorShare = ratio(askPIN, probes)
 	r.FNIRWithPIN = ratio(missPIN, probes)
 	return r
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 type hit struct {

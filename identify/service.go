@@ -2,6 +2,7 @@ package identify
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/likeness/likeness"
@@ -132,14 +133,7 @@ func (s *Service) Identify(ctx context.Context, r Request) (*Result, error) {
 func (s *Service) checkPIN(ctx context.Context, r Request, d Decision) (*Result, error) {
 	pinFor := d.PINFor
 	if r.PINCandidates != nil {
-		pinFor = pinFor[:0:0]
-		for _, id := range d.PINFor {
-			for _, allowed := range r.PINCandidates {
-				if id == allowed {
-					pinFor = append(pinFor, id)
-				}
-			}
-		}
+		pinFor = slices.DeleteFunc(slices.Clone(d.PINFor), func(id string) bool { return !slices.Contains(r.PINCandidates, id) })
 	}
 	if likeness.ValidPIN(r.PIN, r.Settings.PINMinLength) {
 		for _, id := range pinFor {
