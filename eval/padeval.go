@@ -85,6 +85,9 @@ type PADSession struct {
 	// NonPlanarity is the session's pad.Measure statistic when liveness
 	// was first decided (0 when it never was): how the tolerance was chosen.
 	NonPlanarity float64 `json:"nonPlanarity"`
+	// Parallax is the session's pad.Measure parallax at the same moment:
+	// how pad.ParallaxTolerance was chosen.
+	Parallax float64 `json:"parallax"`
 }
 
 // PADSummary holds the headline numbers.
@@ -133,6 +136,7 @@ func RunPAD(ctx context.Context, eng *engine.Engine, dir string, gate FrameGate)
 		"passiveWaitSeconds": pad.PassiveWait.Seconds(),
 		"planarTolerance":    pad.PlanarTolerance,
 		"turnTolerance":      pad.TurnTolerance,
+		"parallaxTolerance":  pad.ParallaxTolerance,
 		"minGapSeconds":      pad.MinGap(simMaxFPS).Seconds(),
 		"turnDegrees":        pad.TurnDegrees,
 		"livenessThreshold":  float64(engine.LivenessThreshold),
@@ -356,7 +360,7 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var frames []pad.Frame
 	var ch *pad.Challenge
-	np := 0.0
+	var ev pad.Evidence // when liveness was first decided
 	limit := len(an) + 2*int(pad.StepFor/simInterval)*len(prompts) + 4*int(pad.PassiveWait/simInterval)
 	for k := 0; k < limit; k++ {
 		a := an[(start+k)%len(an)]
@@ -369,9 +373,9 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 			st, why := ch.Observe(pad.Observation{Landmarks: f.Landmarks, Yaw: f.Quality.Yaw, EyesOpen: f.EyesOpen, At: at})
 			switch st {
 			case pad.Failed:
-				return PADSession{Outcome: OutcomeRefused, Signal: why, Prompts: strings.Join(prompts, ","), NonPlanarity: np}
+				return PADSession{Outcome: OutcomeRefused, Signal: why, Prompts: strings.Join(prompts, ","), NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax}
 			case pad.Passed:
-				return PADSession{Outcome: OutcomeAccepted, Prompts: strings.Join(prompts, ","), NonPlanarity: np}
+				return PADSession{Outcome: OutcomeAccepted, Prompts: strings.Join(prompts, ","), NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax}
 			}
 			continue
 		}
@@ -383,14 +387,14 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 			frames = frames[1:]
 		}
 		act, why := pad.Next(frames, simNeed, simMaxFPS, strict)
-		if act != pad.Collect && np == 0 {
-			np = pad.Measure(frames).NonPlanarity
+		if act != pad.Collect && ev.Frames == 0 {
+			ev = pad.Measure(frames)
 		}
 		switch act {
 		case pad.Refuse:
-			return PADSession{Outcome: OutcomeRefused, Signal: why, NonPlanarity: np}
+			return PADSession{Outcome: OutcomeRefused, Signal: why, NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax}
 		case pad.Accept:
-			return PADSession{Outcome: OutcomeAccepted, NonPlanarity: np}
+			return PADSession{Outcome: OutcomeAccepted, NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax}
 		case pad.Prompt:
 			var ref []engine.Landmarks
 			for _, fr := range frames {
@@ -400,7 +404,7 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 		}
 	}
 	if ch != nil {
-		return PADSession{Outcome: OutcomeRefused, Signal: pad.ReasonTimeout, Prompts: strings.Join(prompts, ","), NonPlanarity: np}
+		return PADSession{Outcome: OutcomeRefused, Signal: pad.ReasonTimeout, Prompts: strings.Join(prompts, ","), NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax}
 	}
 	return PADSession{Outcome: OutcomeRefused, Signal: "no_decision"}
 }

@@ -253,3 +253,61 @@ func TestNonPlanarityEdges(t *testing.T) {
 		t.Error("degenerate frames judged live")
 	}
 }
+
+// TestParallax: a head sitting still sways, and its nose moves against the
+// eye and mouth corners; a picture moved in every way a plane can move —
+// including a print swung about its vertical axis, what an attacker holding
+// one does — does not, whatever the landmark jitter.
+func TestParallax(t *testing.T) {
+	h := head()
+	front := project(h, 0, 0, false)
+	seq := func(n int, sigma float64, pose func(i int, rng *rand.Rand) engine.Landmarks) []engine.Landmarks {
+		rng := rand.New(rand.NewPCG(7, 8))
+		out := make([]engine.Landmarks, n)
+		for i := range out {
+			l := pose(i, rng)
+			out[i] = moved(l, 0, 0, 1, 0, 0, 0, sigma, rng)
+		}
+		return out
+	}
+	wave := func(i int, per float64) float64 { return math.Sin(2 * math.Pi * float64(i) / per) }
+	for _, tc := range []struct {
+		name string
+		ls   []engine.Landmarks
+		live bool
+	}{
+		{"sway ±3° yaw, ±2° pitch over 3 s", seq(31, 0.4, func(i int, _ *rand.Rand) engine.Landmarks {
+			return project(h, 3*wave(i, 31), 2*wave(i, 48), false)
+		}), true},
+		{"nod ±3° only", seq(31, 0.4, func(i int, _ *rand.Rand) engine.Landmarks { return project(h, 0, 3*wave(i, 25), false) }), true},
+		{"an 8° turn in 1 s", seq(11, 0.4, func(i int, _ *rand.Rand) engine.Landmarks { return project(h, 0.8*float64(i), 0, false) }), true},
+		{"still, every planar motion at random", seq(31, 0.5, func(i int, rng *rand.Rand) engine.Landmarks {
+			u := func() float64 { return 2*rng.Float64() - 1 }
+			return moved(front, 10*u(), 10*u(), 1+0.05*u(), 5*u(), 4e-4*u(), 4e-4*u(), 0, rng)
+		}), false},
+		{"still, heavy jitter (a blurred photo)", seq(31, 1.5, func(int, *rand.Rand) engine.Landmarks { return front }), false},
+		{"print swung ±15° about its vertical axis", seq(31, 0.5, func(i int, _ *rand.Rand) engine.Landmarks {
+			return project(h, 15*wave(i, 20), 0, true)
+		}), false},
+		{"print swung and nodded ±10°", seq(31, 0.5, func(i int, _ *rand.Rand) engine.Landmarks {
+			return project(h, 10*wave(i, 20), 10*wave(i, 13), true)
+		}), false},
+		{"print moved in smooth steps", seq(31, 0.5, func(i int, rng *rand.Rand) engine.Landmarks {
+			return moved(front, float64(i), -float64(i)/2, 1+0.003*float64(i), 0.2*float64(i), 0, 0, 0, rng)
+		}), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Parallax(tc.ls)
+			if (p >= ParallaxTolerance) != tc.live {
+				t.Errorf("Parallax %.4f, tolerance %.3f, want live %v", p, ParallaxTolerance, tc.live)
+			}
+		})
+	}
+	if p := Parallax(seq(4, 0, func(i int, _ *rand.Rand) engine.Landmarks { return project(h, 20*float64(i), 0, false) })); p != 0 {
+		t.Errorf("four frames give parallax %.3f, want 0 (too few)", p)
+	}
+	var dot engine.Landmarks
+	if p := Parallax([]engine.Landmarks{dot, dot, dot, dot, dot, dot}); p != 0 {
+		t.Errorf("degenerate points give %.3f", p)
+	}
+}

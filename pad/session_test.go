@@ -35,6 +35,12 @@ func TestNext(t *testing.T) {
 	print := func(i int) engine.Landmarks { // a still moved by a few pixels: planar, with jitter
 		return moved(still, float64(i%5)*2, float64(i%3), 1+0.01*float64(i%2), 0, 0, 0, 0.4, rng)
 	}
+	// A person sitting still: the head sways by two or three degrees over
+	// seconds (planar within PlanarTolerance; Parallax shows it).
+	sway := func(i int) engine.Landmarks {
+		t := float64(i) / 10
+		return moved(project(h, 3*math.Sin(2*t), 2*math.Sin(1.3*t), false), 0, 0, 1, 0, 0, 0, 0.4, rng)
+	}
 	copies := mk(11, 100*time.Millisecond, 1, func(int) engine.Landmarks { return still })
 	for i := range copies {
 		copies[i].Embedding = copies[0].Embedding
@@ -54,7 +60,9 @@ func TestNext(t *testing.T) {
 		{"identical frames", copies, false, Refuse, ReasonStatic},
 		{"burst", mk(30, 40*time.Millisecond, 1, moving), false, Refuse, ReasonBurst},
 		{"planar for 1 s: wait for motion", mk(11, 100*time.Millisecond, 1, print), false, Collect, ""},
-		{"planar for 2 s: ask for a turn", mk(21, 100*time.Millisecond, 1, print), false, Prompt, ReasonPlanar},
+		{"planar for 2 s: still waiting", mk(21, 100*time.Millisecond, 1, print), false, Collect, ""},
+		{"planar for 3 s: ask for a turn", mk(31, 100*time.Millisecond, 1, print), false, Prompt, ReasonPlanar},
+		{"sitting still, swaying: live", mk(31, 100*time.Millisecond, 1, sway), false, Accept, ""},
 		{"planar, strict", mk(11, 100*time.Millisecond, 1, print), true, Prompt, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
