@@ -3,8 +3,11 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"math"
 	"math/big"
+	"slices"
+	"strings"
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
@@ -24,6 +27,40 @@ const (
 
 // challengePrompts are the prompts a strict challenge draws from.
 var challengePrompts = [...]string{pad.PromptBlink, pad.PromptTurnLeft, pad.PromptTurnRight}
+
+// ParsePrompts reads a comma-separated list of strict liveness prompts
+// (blink, turn_left, turn_right) for Config.Prompts.
+func ParsePrompts(list string) ([]string, error) {
+	var out []string
+	for _, p := range strings.Split(list, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out, checkPrompts(out)
+}
+
+// checkPrompts accepts a prompt pool only if every challenge drawn from it
+// keeps strict's guarantees: challengeSteps distinct known prompts, and at
+// least one of them a head turn (the three-dimensional check) whatever is
+// drawn — so at most one prompt may be a blink.
+func checkPrompts(pool []string) error {
+	seen := map[string]bool{}
+	turns := 0
+	for _, p := range pool {
+		if !slices.Contains(challengePrompts[:], p) || seen[p] {
+			return fmt.Errorf("%q is unknown or repeated (use %s)", p, strings.Join(challengePrompts[:], ", "))
+		}
+		seen[p] = true
+		if p != pad.PromptBlink {
+			turns++
+		}
+	}
+	if len(pool) < challengeSteps || turns == 0 {
+		return fmt.Errorf("at least %d prompts, one of them a turn", challengeSteps)
+	}
+	return nil
+}
 
 // drawPrompts returns n distinct prompts of pool in random order
 // (Fisher–Yates with crypto/rand).

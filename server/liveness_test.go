@@ -187,3 +187,42 @@ func TestTurnsAreThreeDimensional(t *testing.T) {
 		t.Errorf("a pair of still frames reaches the turn tolerance: %.3f", worst)
 	}
 }
+
+// TestParsePrompts: an operator may narrow strict's prompts (to turns only,
+// where blinks are hard to see), never so far that a challenge could be
+// drawn without a three-dimensional turn, nor to something unknown.
+func TestParsePrompts(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string // nil: refused
+	}{
+		{"blink,turn_left,turn_right", []string{"blink", "turn_left", "turn_right"}},
+		{" turn_left , turn_right ", []string{"turn_left", "turn_right"}},
+		{"blink,turn_right", []string{"blink", "turn_right"}},
+		{"blink", nil},
+		{"turn_left", nil},
+		{"", nil},
+		{"blink,blink", nil},
+		{"turn_left,turn_left", nil},
+		{"smile,turn_left", nil},
+		{"turn_left,TURN_RIGHT", nil},
+	} {
+		got, err := ParsePrompts(tc.in)
+		if tc.want == nil {
+			if err == nil {
+				t.Errorf("%q accepted as %v", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%q = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	// Whatever is drawn from an accepted pool holds a turn.
+	for i := 0; i < 20; i++ {
+		p := drawPrompts([]string{pad.PromptBlink, pad.PromptTurnRight}, challengeSteps)
+		if !slices.Contains(p, pad.PromptTurnRight) {
+			t.Fatalf("drawn %v", p)
+		}
+	}
+}

@@ -55,6 +55,9 @@ type Config struct {
 	Outcomes interface {
 		RecordOutcome(ctx context.Context, appID, op, outcome string) error
 	}
+	// Prompts are what strict liveness challenges draw from (default:
+	// blink, turn left and turn right); see ParsePrompts.
+	Prompts []string
 }
 
 // Limits bound the widget sessions. Zero fields take the defaults.
@@ -170,6 +173,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}
 	s.padLim = newPadLimits(cfg.Now)
 	s.prompts = challengePrompts[:]
+	if cfg.Prompts != nil {
+		if err := checkPrompts(cfg.Prompts); err != nil {
+			return nil, err
+		}
+		s.prompts = append([]string(nil), cfg.Prompts...)
+	}
 	s.ident = identify.New(cfg.Identify, cfg.Now)
 	s.usage = &usageLog{recs: map[usageKey]*likeness.UsageRecord{}, now: cfg.Now}
 	s.echo = s.routes()

@@ -131,9 +131,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	geoDB := fs.String("geoip-db", os.Getenv("LIKENESS_GEOIP_DB"), "MaxMind DB file (GeoLite2/GeoIP2 Country or City) for allowedCountries")
 	keyRotation := fs.Duration("key-rotation", defaultKeyRotation, "replace the token signing key when it is this old (0: never; `likeness keys rotate` rotates at once)")
 	countryHeader := fs.String("country-header", os.Getenv("LIKENESS_COUNTRY_HEADER"), "header with the client's country set by a trusted proxy, e.g. CF-IPCountry")
+	prompts := fs.String("liveness-prompts", "blink,turn_left,turn_right", "what strict liveness challenges draw two prompts from; a turn is always one of them")
 	tc := tlsFlags(fs) // tls.go
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	pool, err := server.ParsePrompts(*prompts)
+	if err != nil {
+		return usageError("--liveness-prompts: " + err.Error())
 	}
 	if err := checkSignUp(*signUp); err != nil {
 		return err
@@ -188,6 +193,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Network:   network,
 		PublicURL: *publicURL, Apps: db, Consent: consent.New(db, time.Now, consent.WithPublicURL(*publicURL)), Faces: db, Keys: db, API: db, Policy: db, Identify: db, Webhooks: db,
 		Engine: eng, Logger: log, Now: time.Now, Limits: server.Limits{MaxSessions: *maxSessions, MaxSessionsPerIP: *sessionsPerIP, MaxConnsPerIP: *connsPerIP},
+		Prompts: pool,
 	}
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	purgeDone := make(chan struct{})
