@@ -34,12 +34,12 @@ export const skip = !existsSync(CHROMIUM)
       : !existsSync(REPLAY) ? `the replay attack video ${REPLAY} is absent` : false;
 if (skip) console.log(`e2e tests skipped: ${skip}`);
 
-/** Starts `bin/likeness serve --demo` on a free port with a fresh data dir. */
-export async function startServer({ addr = '127.0.0.1:0', dataDir = mkdtempSync(join(tmpdir(), 'likeness-e2e-')) } = {}) {
+/** Starts `bin/likeness serve --demo` on a free port with a fresh data dir (and extra flags). */
+export async function startServer({ addr = '127.0.0.1:0', dataDir = mkdtempSync(join(tmpdir(), 'likeness-e2e-')), args = [] } = {}) {
   if (!existsSync(BIN)) {
     throw new Error(`${BIN} is missing: build it first (make build, or: go build -o bin/likeness ./cmd/likeness)`);
   }
-  const proc = spawn(BIN, ['serve', '--addr', addr, '--data', dataDir, '--demo'], {
+  const proc = spawn(BIN, ['serve', '--addr', addr, '--data', dataDir, '--demo', ...args], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr = [];
