@@ -252,3 +252,45 @@ func tokenLiveness(t *testing.T, token any) string {
 	json.Unmarshal(b, &cl)
 	return cl.Liveness
 }
+
+// TestStillSittersOverWebSocket: people who sit perfectly still in front of
+// a webcam (NUAA's live clips, whose frames are planar within the landmark
+// jitter) enroll at standard liveness without being asked to turn: the sway
+// of their heads moves the nose against the eye and mouth corners
+// (pad.Parallax).
+func TestStillSittersOverWebSocket(t *testing.T) {
+	h := newHarness(t, Limits{})
+	for _, name := range []string{"live_nuaa_0001_00_00_01_640x480.mjpeg", "live_nuaa_0003_01_00_01_640x480.mjpeg"} {
+		t.Run(name, func(t *testing.T) {
+			frames := nuaaClip(t, name)
+			c, _, err := h.dial(opEnroll, testOrigin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.t = t
+			c.begin(opEnroll, nil)
+			// Frames reach the server a camera interval apart by its clock,
+			// however long the engine takes on a loaded machine: the clip's
+			// time is the person's time.
+			var m map[string]any
+			last := time.Now()
+			for i := 0; i < 2*len(frames); i++ {
+				now := time.Now()
+				h.clock.Advance(cameraInterval - now.Sub(last))
+				last = now
+				if err := c.conn.WriteMessage(websocket.BinaryMessage, frames[i%len(frames)]); err != nil {
+					break
+				}
+				if m = c.recv(); m["type"] != "guide" {
+					break
+				}
+				if hint := m["hint"]; hint == pad.PromptTurnLeft || hint == pad.PromptTurnRight || hint == pad.PromptBlink {
+					t.Fatalf("asked to %v after %d frames", hint, i+1)
+				}
+			}
+			if m["type"] != "result" || m["facialId"] == nil {
+				t.Fatalf("a live person sitting still: %v", m)
+			}
+		})
+	}
+}
