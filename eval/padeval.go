@@ -361,6 +361,13 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 	var frames []pad.Frame
 	var ch *pad.Challenge
 	var ev pad.Evidence // when liveness was first decided
+	end := func(outcome, signal string, prompted bool) PADSession {
+		r := PADSession{Outcome: outcome, Signal: signal, NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax}
+		if prompted {
+			r.Prompts = strings.Join(prompts, ",")
+		}
+		return r
+	}
 	limit := len(an) + 2*int(pad.StepFor/simInterval)*len(prompts) + 4*int(pad.PassiveWait/simInterval)
 	for k := 0; k < limit; k++ {
 		a := an[(start+k)%len(an)]
@@ -373,9 +380,9 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 			st, why := ch.Observe(pad.Observation{Landmarks: f.Landmarks, Yaw: f.Quality.Yaw, EyesOpen: f.EyesOpen, At: at})
 			switch st {
 			case pad.Failed:
-				return PADSession{Outcome: OutcomeRefused, Signal: why, Prompts: strings.Join(prompts, ","), NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax}
+				return end(OutcomeRefused, why, true)
 			case pad.Passed:
-				return PADSession{Outcome: OutcomeAccepted, Prompts: strings.Join(prompts, ","), NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax}
+				return end(OutcomeAccepted, "", true)
 			}
 			continue
 		}
@@ -392,9 +399,9 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 		}
 		switch act {
 		case pad.Refuse:
-			return PADSession{Outcome: OutcomeRefused, Signal: why, NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax}
+			return end(OutcomeRefused, why, false)
 		case pad.Accept:
-			return PADSession{Outcome: OutcomeAccepted, NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax}
+			return end(OutcomeAccepted, "", false)
 		case pad.Prompt:
 			var ref []engine.Landmarks
 			for _, fr := range frames {
@@ -404,9 +411,9 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 		}
 	}
 	if ch != nil {
-		return PADSession{Outcome: OutcomeRefused, Signal: pad.ReasonTimeout, Prompts: strings.Join(prompts, ","), NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax}
+		return end(OutcomeRefused, pad.ReasonTimeout, true)
 	}
-	return PADSession{Outcome: OutcomeRefused, Signal: "no_decision"}
+	return end(OutcomeRefused, "no_decision", false)
 }
 
 // promptOrder is a prompt sequence and the liveness level that asks it.

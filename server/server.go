@@ -175,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.prompts = challengePrompts[:]
 	if cfg.Prompts != nil {
 		if err := checkPrompts(cfg.Prompts); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("server: Prompts: %w", err)
 		}
 		s.prompts = append([]string(nil), cfg.Prompts...)
 	}
