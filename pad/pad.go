@@ -49,7 +49,8 @@ const (
 	// 0.016 of the eye distance on NUAA and 0.025 on the faces set; the
 	// tolerance keeps a 20 % margin above the largest. Moving live heads are
 	// far above it (a talking head 0.08); people who sit perfectly still
-	// are not, and are asked to turn instead (PassiveWait).
+	// are not: their sway shows in Parallax instead, or they are asked to
+	// turn (PassiveWait).
 	PlanarTolerance = 0.03
 	// TurnTolerance is the non-planarity a prompted head turn must show
 	// against the frontal frames: a real head turned by 18° moves the nose

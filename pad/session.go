@@ -96,9 +96,9 @@ func Next(frames []Frame, need, maxFPS int, strict bool) (Action, string) {
 	case v == Inconclusive && frames[len(frames)-1].At.Sub(frames[0].At) < PassiveWait:
 		return Collect, "" // natural motion may still show
 	case v == Inconclusive:
-		// Explained by one planar motion: a print, a screen or a still — or
-		// a person who kept perfectly still. Only a three-dimensional turn,
-		// asked for now, tells them apart.
+		// Explained by one planar motion, with no parallax: a print, a
+		// screen or a still — or a person who kept perfectly still. Only a
+		// three-dimensional turn, asked for now, tells them apart.
 		return Prompt, why
 	}
 	return Accept, ""
