@@ -150,7 +150,9 @@ func TestThrottleStorage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := db.update(ctx, func(tx *sql.Tx) error { return makeThrottleRoom(ctx, tx, "pad", t0.Add(3*time.Minute+3*time.Second), 2) })
+	err := db.update(ctx, func(tx *sql.Tx) error {
+		return makeThrottleRoom(ctx, tx, "pad", t0.Add(3*time.Minute+3*time.Second), 2)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
