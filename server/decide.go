@@ -127,7 +127,7 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	case pad.Collect:
 		return ss.guideMsg("hold_still"), false, nil
 	case pad.Refuse:
-		return nil, false, ss.padFailure(why)
+		return nil, false, ss.padFailure(ctx, why)
 	}
 	embs := make([][]float32, len(ss.good))
 	for i, g := range ss.good {

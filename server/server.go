@@ -30,7 +30,8 @@ type Engine interface {
 	Workers() int
 }
 
-// Config wires a Server. Apps, Consent, Faces, Keys and Engine are required.
+// Config wires a Server. Apps, Consent, Faces, Keys, Policy, Identify,
+// Throttles and Engine are required.
 type Config struct {
 	PublicURL    string // the URL browsers and sites use; the token issuer
 	Apps         likeness.AppService
@@ -46,6 +47,7 @@ type Config struct {
 	Identify     identify.Store          // the identification decision's view of the store
 	Webhooks     likeness.WebhookService // webhook management under /v1/webhooks when set
 	Network      Network                 // trusted proxies and country sources
+	Throttles    likeness.Throttles      // failure counts shared by every replica (liveness cool-downs)
 	Limits       Limits
 	// Mount registers further routes (the console and privacy pages) on the
 	// server's router, behind the same middleware and error handler.
@@ -145,8 +147,8 @@ type Server struct {
 // New builds a Server. It loads the signing key.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Apps == nil || cfg.Consent == nil || cfg.Faces == nil || cfg.Keys == nil || cfg.Engine == nil || cfg.Policy == nil ||
-		cfg.Identify == nil {
-		return nil, errors.New("server: Apps, Consent, Faces, Keys, Policy, Identify and Engine are required")
+		cfg.Identify == nil || cfg.Throttles == nil {
+		return nil, errors.New("server: Apps, Consent, Faces, Keys, Policy, Identify, Throttles and Engine are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -168,7 +170,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.slots = newSessionSlots(s.lim.MaxSessions, s.lim.MaxSessionsPerIP)
 	s.limits = newKeyLimits(s.lim.APIRate, s.lim.APIBurst, cfg.Now)
 	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}
-	s.padLim = newPadLimits(cfg.Now)
+	var err error
+	if s.padLim, err = newPadLimits(cfg.Throttles, cfg.Now); err != nil {
+		return nil, err
+	}
 	s.prompts = challengePrompts[:]
 	s.ident = identify.New(cfg.Identify, cfg.Now)
 	s.usage = &usageLog{recs: map[usageKey]*likeness.UsageRecord{}, now: cfg.Now}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"html"
 	"net/http"
@@ -178,8 +179,8 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 	if !s.slots.free(app.ID, s.cfg.Network.ClientIP(c.Request())) {
 		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
 	}
-	if s.padLim.blocked(app.ID, s.cfg.Network.ClientIP(c.Request())) {
-		return errPADCooldown
+	if blocked, err := s.padLim.blocked(c.Request().Context(), app.ID, s.cfg.Network.ClientIP(c.Request())); err != nil || blocked {
+		return cmp.Or(err, errPADCooldown)
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"ok": true})
 }
@@ -195,7 +196,9 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		return err
 	}
 	ip := s.cfg.Network.ClientIP(c.Request())
-	if s.padLim.blocked(app.ID, ip) {
+	if blocked, err := s.padLim.blocked(c.Request().Context(), app.ID, ip); err != nil {
+		return err
+	} else if blocked {
 		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
 		return errPADCooldown
 	}

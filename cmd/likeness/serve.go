@@ -186,7 +186,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer eng.Close()
 	cfg := server.Config{
 		Network:   network,
-		PublicURL: *publicURL, Apps: db, Consent: consent.New(db, time.Now, consent.WithPublicURL(*publicURL)), Faces: db, Keys: db, API: db, Policy: db, Identify: db, Webhooks: db,
+		PublicURL: *publicURL, Apps: db, Consent: consent.New(db, time.Now, consent.WithPublicURL(*publicURL)), Faces: db, Keys: db, API: db, Policy: db, Identify: db, Webhooks: db, Throttles: db,
 		Engine: eng, Logger: log, Now: time.Now, Limits: server.Limits{MaxSessions: *maxSessions, MaxSessionsPerIP: *sessionsPerIP, MaxConnsPerIP: *connsPerIP},
 	}
 	purgeCtx, stopPurge := context.WithCancel(ctx)
