@@ -177,6 +177,9 @@ func qualityHint(f *engine.Face, img *engine.Image) string {
 
 // conclude decides once liveness is established.
 func (ss *session) conclude(ctx context.Context) (map[string]any, bool, *failure) {
+	if o := ss.s.cfg.Observer; o != nil {
+		defer func(began time.Time) { o.Decided(ss.op, time.Since(began)) }(time.Now())
+	}
 	if ss.op == opEnroll {
 		return ss.concludeEnroll(ctx)
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -57,6 +58,12 @@ type Config struct {
 	Outcomes interface {
 		RecordOutcome(ctx context.Context, appID, op, outcome string) error
 	}
+	// Ready are the checks of /readyz (health.go): the database, the vector
+	// store, the engine. /healthz checks nothing: it answers while the
+	// process serves.
+	Ready []ReadyCheck
+	// Observer, when set, receives session counts and latencies (metrics).
+	Observer likeness.Observer
 }
 
 // Limits bound the widget sessions. Zero fields take the defaults.
@@ -132,8 +139,11 @@ type Server struct {
 	base     context.Context // cancelled at shutdown so open sessions end
 	cancel   context.CancelFunc
 	sessions sync.WaitGroup
-	sessMu   sync.Mutex     // orders sessions.Add against Shutdown's Wait
+	sessMu   sync.Mutex     // orders sessions.Add against Drain's and Shutdown's Wait
 	closing  bool           // Shutdown began: no new session
+	draining atomic.Bool    // Drain began: not ready, no new session (set under sessMu)
+	open     atomic.Int64   // widget sessions running
+	ready    *readiness     // /readyz (health.go)
 	slots    *sessionSlots  // running widget sessions per application and client address
 	limits   *keyLimits     // per API key
 	sessLim  *sessionLimits // widget sessions per IP and per application
@@ -174,6 +184,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if s.padLim, err = newPadLimits(cfg.Throttles, cfg.Now); err != nil {
 		return nil, err
 	}
+	s.ready = &readiness{checks: cfg.Ready}
 	s.prompts = challengePrompts[:]
 	s.ident = identify.New(cfg.Identify, cfg.Now)
 	s.usage = &usageLog{recs: map[usageKey]*likeness.UsageRecord{}, now: cfg.Now}
@@ -195,6 +206,7 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(s.accessLog)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	e.GET("/readyz", s.handleReady)
 	// No icon, and no 404 in every browser's console for it.
 	e.GET("/favicon.ico", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
 	e.GET("/.well-known/jwks.json", s.handleJWKS)
@@ -245,15 +257,26 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// beginSession counts a new widget session, unless Shutdown has begun.
-func (s *Server) beginSession() bool {
+// beginSession counts a new widget session, unless Drain or Shutdown has
+// begun. endSession ends it.
+func (s *Server) beginSession(op string) bool {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
-	if s.closing {
+	if s.closing || s.draining.Load() {
 		return false
 	}
 	s.sessions.Add(1)
+	s.open.Add(1)
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.SessionStarted(op)
+	}
 	return true
+}
+
+// endSession ends a session counted by beginSession.
+func (s *Server) endSession() {
+	s.open.Add(-1)
+	s.sessions.Done()
 }
 
 // TLSListener is a listener on whose connections Serve terminates TLS with

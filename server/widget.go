@@ -103,6 +103,9 @@ var errPADCooldown = withFio(likeness.Errorf(likeness.ERATELIMIT,
 // countRefusal counts a session refused at admission in the outcome
 // analytics (Config.Outcomes), as the FACEIO code it was refused with.
 func (s *Server) countRefusal(ctx context.Context, appID, op string, code likeness.FioCode) {
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.SessionEnded(op, code.String())
+	}
 	if s.cfg.Outcomes == nil {
 		return
 	}
@@ -169,6 +172,9 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 		h.Add("Vary", "Origin")
 	}
 	h.Set("Cache-Control", "no-store")
+	if s.draining.Load() {
+		return errDraining
+	}
 	app, _, op, err := s.admit(c)
 	if err != nil {
 		return err
@@ -187,6 +193,9 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 
 // handleWidgetWS upgrades to the session WebSocket after the same checks.
 func (s *Server) handleWidgetWS(c echo.Context) error {
+	if s.draining.Load() {
+		return errDraining
+	}
 	app, st, op, err := s.admit(c)
 	if err != nil {
 		return err
@@ -231,7 +240,7 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	// The Echo context is reused once this handler returns: the session
 	// takes what it needs from it now.
 	requestID := c.Response().Header().Get(echo.HeaderXRequestID)
-	if !s.beginSession() { // shutting down: no new session
+	if !s.beginSession(op) { // draining or shutting down: no new session
 		release()
 		_ = conn.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(time.Second))
@@ -239,7 +248,7 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		return nil
 	}
 	go func() {
-		defer s.sessions.Done()
+		defer s.endSession()
 		defer release()
 		ss := newSession(s, conn, app, st, op, requestID)
 		ss.purpose = purpose

@@ -1,0 +1,32 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// Ping checks that the database answers a query (for /readyz).
+func (db *DB) Ping(ctx context.Context) error {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// PendingWebhooks returns the number of webhook deliveries not yet made
+// (the outbox backlog), for monitoring.
+func (db *DB) PendingWebhooks(ctx context.Context) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: pending webhooks: %w", err)
+	}
+	return n, nil
+}
+
+// PoolStats returns the connection pools' statistics by pool name: the
+// single writer and the readers.
+func (db *DB) PoolStats() map[string]sql.DBStats {
+	return map[string]sql.DBStats{"writer": db.w.Stats(), "reader": db.r.Stats()}
+}
