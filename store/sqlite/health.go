@@ -30,3 +30,13 @@ func (db *DB) PendingWebhooks(ctx context.Context) (int, error) {
 func (db *DB) PoolStats() map[string]sql.DBStats {
 	return map[string]sql.DBStats{"writer": db.w.Stats(), "reader": db.r.Stats()}
 }
+
+// VectorsReady reports whether the vector index answers, for /readyz: the
+// index's own Ready when it has one (Weaviate); the in-process index is
+// loaded by Open, so it is ready while the database answers.
+func (db *DB) VectorsReady(ctx context.Context) error {
+	if r, ok := db.index.vi.(interface{ Ready(context.Context) error }); ok {
+		return r.Ready(ctx)
+	}
+	return db.Ping(ctx)
+}
