@@ -138,7 +138,9 @@ func (m *Metrics) SessionEnded(o, out string) { m.outcomes.WithLabelValues(op(o)
 func (m *Metrics) FrameProcessed(d time.Duration) { m.frame.Observe(d.Seconds()) }
 
 // Decided implements likeness.Observer.
-func (m *Metrics) Decided(o string, d time.Duration) { m.decision.WithLabelValues(op(o)).Observe(d.Seconds()) }
+func (m *Metrics) Decided(o string, d time.Duration) {
+	m.decision.WithLabelValues(op(o)).Observe(d.Seconds())
+}
 
 // poolCollector reports sql.DBStats per pool at each scrape.
 type poolCollector struct {
@@ -171,7 +173,9 @@ func (p *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (p *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, s := range p.stats() {
-		g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, name) }
+		g := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, name)
+		}
 		g(p.maxOpen, float64(s.MaxOpenConnections))
 		g(p.open, float64(s.OpenConnections))
 		g(p.inUse, float64(s.InUse))
