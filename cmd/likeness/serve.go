@@ -132,7 +132,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	keyRotation := fs.Duration("key-rotation", defaultKeyRotation, "replace the token signing key when it is this old (0: never; `likeness keys rotate` rotates at once)")
 	countryHeader := fs.String("country-header", os.Getenv("LIKENESS_COUNTRY_HEADER"), "header with the client's country set by a trusted proxy, e.g. CF-IPCountry")
 	tc := tlsFlags(fs) // tls.go
+	oc := opsFlags(fs) // ops.go
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := oc.validate(*addr); err != nil {
 		return err
 	}
 	if err := checkSignUp(*signUp); err != nil {
@@ -210,9 +214,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg.Mount, cfg.Outcomes = pages.Mount, db
+	cfg.Ready = readyChecks(db, eng)
+	ml, err := oc.listenMetrics(db, eng)
+	if err != nil {
+		return err
+	}
+	if ml != nil {
+		cfg.Observer = ml.m
+		defer ml.stop()
+	}
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if ml != nil {
+		ml.serve(srv, log)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -224,15 +240,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "demo: %s/demo (application %s)\n", *publicURL, cfg.DemoPublicID)
 	}
 	printURLs(stdout, *publicURL, *signUp)
+	if ml != nil {
+		fmt.Fprintf(stdout, "metrics: http://%s/metrics (not on the public listener)\n", ml.ln.Addr())
+	}
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return drainAndShutdown(srv, oc.drainTimeout, log)
 }
 
 // printURLs tells the person who started the server where everything is.
