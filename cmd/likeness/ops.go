@@ -11,10 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/engine"
 	"github.com/likeness/likeness/metrics"
 	"github.com/likeness/likeness/server"
-	"github.com/likeness/likeness/store/sqlite"
 )
 
 // shutdownTimeout bounds the HTTP shutdown after the drain.
@@ -49,7 +49,7 @@ func (oc *opsConfig) validate(addr string) error {
 // readyChecks are /readyz's checks: the database answers, the vector store
 // is ready (Weaviate's readiness; the in-process index is loaded at open),
 // the engine's models are loaded.
-func readyChecks(db *sqlite.DB, eng *engine.Engine) []server.ReadyCheck {
+func readyChecks(db likeness.StoreHealth, eng *engine.Engine) []server.ReadyCheck {
 	return []server.ReadyCheck{
 		{Name: "database", Check: db.Ping},
 		{Name: "vectors", Check: db.VectorsReady},
@@ -70,7 +70,7 @@ type metricsListener struct {
 
 // listenMetrics listens on --metrics-addr (nil, nil when it is empty) and
 // builds the registry over the store and the engine.
-func (oc *opsConfig) listenMetrics(db *sqlite.DB, eng *engine.Engine) (*metricsListener, error) {
+func (oc *opsConfig) listenMetrics(db likeness.StoreHealth, eng *engine.Engine) (*metricsListener, error) {
 	if oc.metricsAddr == "" {
 		return nil, nil
 	}

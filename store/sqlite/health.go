@@ -4,7 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/likeness/likeness"
 )
+
+var _ likeness.StoreHealth = (*DB)(nil)
 
 // Ping checks that the database answers a query (for /readyz).
 func (db *DB) Ping(ctx context.Context) error {

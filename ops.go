@@ -1,6 +1,24 @@
 package likeness
 
-import "time"
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// StoreHealth is what /readyz and the metrics read of a store. Every store
+// that `likeness serve` runs on implements it.
+type StoreHealth interface {
+	// Ping returns an error when the database does not answer a query.
+	Ping(ctx context.Context) error
+	// VectorsReady returns an error when the vector index does not answer
+	// (Weaviate's readiness; an in-process index is loaded at open).
+	VectorsReady(ctx context.Context) error
+	// PendingWebhooks returns the webhook deliveries not yet made.
+	PendingWebhooks(ctx context.Context) (int, error)
+	// PoolStats returns the connection pools' statistics by pool name.
+	PoolStats() map[string]sql.DBStats
+}
 
 // Observer receives the server's measurements of widget sessions, for
 // monitoring (package metrics exports them to Prometheus). Implementations
