@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"html"
 	"net/http"
@@ -185,8 +184,10 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 	if !s.slots.free(app.ID, s.cfg.Network.ClientIP(c.Request())) {
 		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
 	}
-	if blocked, err := s.padLim.blocked(c.Request().Context(), app.ID, s.cfg.Network.ClientIP(c.Request())); err != nil || blocked {
-		return cmp.Or(err, errPADCooldown)
+	if blocked, err := s.padLim.blocked(c.Request().Context(), app.ID, s.cfg.Network.ClientIP(c.Request())); err != nil {
+		return err
+	} else if blocked {
+		return errPADCooldown
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"ok": true})
 }
