@@ -87,7 +87,8 @@ func (h *Handler) handleSignIn(c echo.Context) error {
 		return h.renderSignIn(c, http.StatusUnauthorized, email, likeness.ErrorMessage(errSignIn))
 	}
 	if err := h.limits.signIn.Reset(ctx, signInKey(email, ip)); err != nil {
-		return err
+		// The right password still signs in; the count is forgotten later.
+		h.log.Error("forgetting failed sign-ins", "err", err)
 	}
 	if err := h.store.RecordSignIn(ctx, u.ID); err != nil {
 		return err

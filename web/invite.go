@@ -50,8 +50,10 @@ func (h *Handler) handleInvite(c echo.Context, m *likeness.Membership) error {
 		v.Form, v.Chrome.Error = form, likeness.ErrorMessage(err)
 		return h.render(c, status, templates.MembersPage(*v))
 	}
-	if _, err := h.limits.invites.Fail(ctx, s.user.ID); err != nil { // counts invitations made
-		return err
+	// Counts invitations made; the invitation exists already, so its link
+	// is shown even when the count cannot be written.
+	if _, err := h.limits.invites.Fail(ctx, s.user.ID); err != nil {
+		h.log.Error("counting an invitation", "err", err)
 	}
 	v.InviteEmail, v.InviteLink = inv.Email, h.issuer+"/console/invitation?t="+url.QueryEscape(token)
 	v.Chrome.Flash = "The invitation was created."
