@@ -104,11 +104,13 @@ func (s *Server) Drain(ctx context.Context) error {
 	s.sessMu.Lock()
 	s.draining.Store(true)
 	s.sessMu.Unlock()
-	// No session begins from here on (beginSession), so waiting is safe.
-	done := make(chan struct{})
-	go func() { s.sessions.Wait(); close(done) }()
+	// No session begins from here on (beginSession); the last one to end
+	// closes s.idle (endSession).
+	if s.open.Load() == 0 {
+		return nil
+	}
 	select {
-	case <-done:
+	case <-s.idle:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -105,16 +105,22 @@ func TestPADCooldownOverWebSocket(t *testing.T) {
 	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("/widget/check during the cool-down: %v %v", r, err)
 	}
-	counts, err := h.db.Outcomes(context.Background(), h.app.ID, h.clock.Now().Add(-time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]int{}
-	for _, oc := range counts {
-		got[oc.Outcome] += oc.Count
-	}
-	if got["PAD_ATTACK"] != 1 || got["TOO_MANY_REQUESTS"] != 1 {
-		t.Errorf("outcomes %v, want one PAD_ATTACK and one TOO_MANY_REQUESTS", got)
+	// A session's outcome is counted after its reply is sent: wait for it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		counts, err := h.db.Outcomes(context.Background(), h.app.ID, h.clock.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, oc := range counts {
+			got[oc.Outcome] += oc.Count
+		}
+		if got["PAD_ATTACK"] == 1 && got["TOO_MANY_REQUESTS"] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outcomes %v, want one PAD_ATTACK and one TOO_MANY_REQUESTS", got)
+		}
 	}
 
 	h.clock.Advance(padCooldown + time.Second)

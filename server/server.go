@@ -139,10 +139,12 @@ type Server struct {
 	base     context.Context // cancelled at shutdown so open sessions end
 	cancel   context.CancelFunc
 	sessions sync.WaitGroup
-	sessMu   sync.Mutex     // orders sessions.Add against Drain's and Shutdown's Wait
-	closing  bool           // Shutdown began: no new session
-	draining atomic.Bool    // Drain began: not ready, no new session (set under sessMu)
-	open     atomic.Int64   // widget sessions running
+	sessMu   sync.Mutex    // orders sessions.Add against Drain's and Shutdown's Wait
+	closing  bool          // Shutdown began: no new session
+	draining atomic.Bool   // Drain began: not ready, no new session (set under sessMu)
+	open     atomic.Int64  // widget sessions running
+	idle     chan struct{} // closed when the last session ends while draining
+	idleOnce sync.Once
 	ready    *readiness     // /readyz (health.go)
 	slots    *sessionSlots  // running widget sessions per application and client address
 	limits   *keyLimits     // per API key
@@ -185,6 +187,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.ready = &readiness{checks: cfg.Ready}
+	s.idle = make(chan struct{})
 	s.prompts = challengePrompts[:]
 	s.ident = identify.New(cfg.Identify, cfg.Now)
 	s.usage = &usageLog{recs: map[usageKey]*likeness.UsageRecord{}, now: cfg.Now}
@@ -275,7 +278,9 @@ func (s *Server) beginSession(op string) bool {
 
 // endSession ends a session counted by beginSession.
 func (s *Server) endSession() {
-	s.open.Add(-1)
+	if s.open.Add(-1) == 0 && s.draining.Load() {
+		s.idleOnce.Do(func() { close(s.idle) })
+	}
 	s.sessions.Done()
 }
 
