@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -171,4 +172,35 @@ func TestThrottleStorage(t *testing.T) {
 	if _, err := db.RecordFailure(ctx, testPAD, "", t0); likeness.ErrorCode(err) != likeness.EINVALID {
 		t.Errorf("an empty key: %v", err)
 	}
+}
+
+// BenchmarkThrottle times what a console sign-in failure and a widget
+// admission now cost in the store: one RecordFailure (a write transaction)
+// and one BlockedUntil (a read), over distinct keys.
+func BenchmarkThrottle(b *testing.B) {
+	ctx := context.Background()
+	key, err := crypt.NewDataKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := Open(ctx, filepath.Join(b.TempDir(), "likeness.db"), Options{MasterKey: key})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	t0 := time.Now()
+	b.Run("RecordFailure", func(b *testing.B) {
+		for i := range b.N {
+			if _, err := db.RecordFailure(ctx, testPause, "203.0.113."+strconv.Itoa(i%50_000), t0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("BlockedUntil", func(b *testing.B) {
+		for i := range b.N {
+			if _, err := db.BlockedUntil(ctx, "signin", "203.0.113."+strconv.Itoa(i%50_000)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
