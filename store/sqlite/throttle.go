@@ -2,15 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/hmac"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/crypt"
 )
 
 // Throttle state bounds: at most maxThrottleKeys keys per purpose (past
@@ -23,19 +21,10 @@ const (
 
 var _ likeness.Throttles = (*DB)(nil)
 
-// throttleMAC names a key of a purpose without storing it: an HMAC under a
-// key derived from the master key, so every server on the database (they
-// share the master key) finds the same row.
+// throttleMAC names a key of a purpose without storing it
+// (crypt.ThrottleMAC).
 func (db *DB) throttleMAC(purpose, key string) ([]byte, error) {
-	k, err := hkdf.Key(sha256.New, db.master, nil, "likeness throttle keys v1", 32)
-	if err != nil {
-		return nil, err
-	}
-	m := hmac.New(sha256.New, k)
-	m.Write([]byte(purpose))
-	m.Write([]byte{0})
-	m.Write([]byte(key))
-	return m.Sum(nil), nil
+	return crypt.ThrottleMAC(db.master, purpose, key)
 }
 
 // RecordFailure counts one failure of key under rule at now in one write
