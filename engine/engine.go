@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -71,6 +72,8 @@ type Engine struct {
 	workers chan *worker
 	all     []*worker
 	once    sync.Once
+	waiting atomic.Int64 // analyses waiting for a worker (stats.go)
+	closed  atomic.Bool  // Close began (stats.go)
 }
 
 // worker is the preallocated tensors one analysis uses.
@@ -179,6 +182,7 @@ func (e *Engine) destroy() {
 // the runtime. The Engine must not be used afterwards.
 func (e *Engine) Close() error {
 	e.once.Do(func() {
+		e.closed.Store(true)
 		for range e.all {
 			<-e.workers
 		}
@@ -196,6 +200,13 @@ func (e *Engine) Decode(data []byte) (*Image, error) { return Decode(data, e.cfg
 
 // acquire takes a worker, waiting until one is free or ctx ends.
 func (e *Engine) acquire(ctx context.Context) (*worker, error) {
+	select {
+	case w := <-e.workers:
+		return w, nil
+	default:
+	}
+	e.waiting.Add(1)
+	defer e.waiting.Add(-1)
 	select {
 	case w := <-e.workers:
 		return w, nil

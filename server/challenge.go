@@ -97,7 +97,7 @@ func (ss *session) challengeFrame(ctx context.Context, f *engine.Face) (map[stri
 	st, why := ss.chal.Observe(pad.Observation{Landmarks: f.Landmarks, Yaw: f.Quality.Yaw, EyesOpen: f.EyesOpen, At: ss.frameAt})
 	switch st {
 	case pad.Failed:
-		return nil, false, ss.padFailure(why)
+		return nil, false, ss.padFailure(ctx, why)
 	case pad.Passed:
 		ss.phase = phaseCapture
 		return ss.conclude(ctx)
@@ -108,8 +108,10 @@ func (ss *session) challengeFrame(ctx context.Context, f *engine.Face) (map[stri
 // padFailure ends the session as a presentation attack: FACEIO 5, the
 // signal named in the log (never a score), and one more failure for the
 // client address's liveness limit.
-func (ss *session) padFailure(signal string) *failure {
+func (ss *session) padFailure(ctx context.Context, signal string) *failure {
 	ss.log.Info("liveness refused", "signal", signal)
-	ss.s.padLim.fail(ss.app.ID, ss.clientIP)
+	if err := ss.s.padLim.fail(ctx, ss.app.ID, ss.clientIP); err != nil {
+		ss.log.Error("counting a failed liveness check", "err", err)
+	}
 	return fail(likeness.FioPADAttack, "The liveness check failed.", nil)
 }

@@ -127,7 +127,7 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	case pad.Collect:
 		return ss.guideMsg("hold_still"), false, nil
 	case pad.Refuse:
-		return nil, false, ss.padFailure(why)
+		return nil, false, ss.padFailure(ctx, why)
 	}
 	embs := make([][]float32, len(ss.good))
 	for i, g := range ss.good {
@@ -177,6 +177,9 @@ func qualityHint(f *engine.Face, img *engine.Image) string {
 
 // conclude decides once liveness is established.
 func (ss *session) conclude(ctx context.Context) (map[string]any, bool, *failure) {
+	if o := ss.s.cfg.Observer; o != nil {
+		defer func(began time.Time) { o.Decided(ss.op, time.Since(began)) }(time.Now())
+	}
 	if ss.op == opEnroll {
 		return ss.concludeEnroll(ctx)
 	}

@@ -1,76 +1,47 @@
 package server
 
 import (
+	"context"
 	"net/netip"
-	"sync"
 	"time"
+
+	"github.com/likeness/likeness"
 )
 
 // Failed liveness checks per client address and application, like AWS Face
-// Liveness: after padMaxFailures failures within padWindow, the address
-// gets TOO_MANY_REQUESTS (15) for padCooldown before it may try again. The
-// state is in memory (one server); a restart forgets it, which costs an
-// attacker nothing they could not get from a second address anyway.
+// Liveness: after padMaxFailures failures within padWindow (a fixed window
+// from the first failure), the address gets TOO_MANY_REQUESTS (15) for
+// padCooldown before it may try again. The counts are in the store
+// (likeness.Throttles), so every replica on one database shares them.
 const (
 	padMaxFailures = 5
 	padWindow      = 3 * time.Minute
 	padCooldown    = 10 * time.Minute
-	padMaxKeys     = 100_000 // entries kept before old ones are swept
 )
 
 // padLimits counts failed liveness checks. Safe for concurrent use.
-type padLimits struct {
-	mu   sync.Mutex
-	now  func() time.Time
-	byID map[string]*padRecord
-}
+type padLimits struct{ t *likeness.Throttle }
 
-type padRecord struct {
-	fails []time.Time // within padWindow of the newest
-	until time.Time   // cool-down end
-}
-
-func newPadLimits(now func() time.Time) *padLimits {
-	return &padLimits{now: now, byID: map[string]*padRecord{}}
+func newPadLimits(store likeness.Throttles, now func() time.Time) (*padLimits, error) {
+	t, err := likeness.NewThrottle(store, likeness.ThrottleRule{Purpose: "widget-liveness",
+		Max: padMaxFailures, Window: padWindow, Block: padCooldown}, now)
+	if err != nil {
+		return nil, err
+	}
+	return &padLimits{t: t}, nil
 }
 
 func padKey(appID string, ip netip.Addr) string { return appID + "|" + ip.String() }
 
 // fail records one failed liveness check; the padMaxFailures-th within
 // padWindow starts the cool-down.
-func (l *padLimits) fail(appID string, ip netip.Addr) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if len(l.byID) >= padMaxKeys {
-		for k, r := range l.byID {
-			if now.After(r.until) && (len(r.fails) == 0 || now.Sub(r.fails[len(r.fails)-1]) > padWindow) {
-				delete(l.byID, k)
-			}
-		}
-	}
-	k := padKey(appID, ip)
-	r := l.byID[k]
-	if r == nil {
-		r = &padRecord{}
-		l.byID[k] = r
-	}
-	kept := r.fails[:0]
-	for _, t := range r.fails {
-		if now.Sub(t) < padWindow {
-			kept = append(kept, t)
-		}
-	}
-	r.fails = append(kept, now)
-	if len(r.fails) >= padMaxFailures {
-		r.until, r.fails = now.Add(padCooldown), nil
-	}
+func (l *padLimits) fail(ctx context.Context, appID string, ip netip.Addr) error {
+	_, err := l.t.Fail(ctx, padKey(appID, ip))
+	return err
 }
 
 // blocked reports whether the address is cooling down for the application.
-func (l *padLimits) blocked(appID string, ip netip.Addr) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r := l.byID[padKey(appID, ip)]
-	return r != nil && l.now().Before(r.until)
+func (l *padLimits) blocked(ctx context.Context, appID string, ip netip.Addr) (bool, error) {
+	wait, err := l.t.Wait(ctx, padKey(appID, ip))
+	return wait > 0, err
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -30,7 +31,8 @@ type Engine interface {
 	Workers() int
 }
 
-// Config wires a Server. Apps, Consent, Faces, Keys and Engine are required.
+// Config wires a Server. Apps, Consent, Faces, Keys, Policy, Identify,
+// Throttles and Engine are required.
 type Config struct {
 	PublicURL    string // the URL browsers and sites use; the token issuer
 	Apps         likeness.AppService
@@ -46,6 +48,7 @@ type Config struct {
 	Identify     identify.Store          // the identification decision's view of the store
 	Webhooks     likeness.WebhookService // webhook management under /v1/webhooks when set
 	Network      Network                 // trusted proxies and country sources
+	Throttles    likeness.Throttles      // failure counts shared by every replica (liveness cool-downs)
 	Limits       Limits
 	// Mount registers further routes (the console and privacy pages) on the
 	// server's router, behind the same middleware and error handler.
@@ -58,6 +61,12 @@ type Config struct {
 	// Prompts are what strict liveness challenges draw from (default:
 	// blink, turn left and turn right); see ParsePrompts.
 	Prompts []string
+	// Ready are the checks of /readyz (health.go): the database, the vector
+	// store, the engine. /healthz checks nothing: it answers while the
+	// process serves.
+	Ready []ReadyCheck
+	// Observer, when set, receives session counts and latencies (metrics).
+	Observer likeness.Observer
 }
 
 // Limits bound the widget sessions. Zero fields take the defaults.
@@ -133,8 +142,13 @@ type Server struct {
 	base     context.Context // cancelled at shutdown so open sessions end
 	cancel   context.CancelFunc
 	sessions sync.WaitGroup
-	sessMu   sync.Mutex     // orders sessions.Add against Shutdown's Wait
-	closing  bool           // Shutdown began: no new session
+	sessMu   sync.Mutex    // orders sessions.Add against Drain's and Shutdown's Wait
+	closing  bool          // Shutdown began: no new session
+	draining atomic.Bool   // Drain began: not ready, no new session (set under sessMu)
+	open     atomic.Int64  // widget sessions running
+	idle     chan struct{} // closed when the last session ends while draining
+	idleOnce sync.Once
+	ready    *readiness     // /readyz (health.go)
 	slots    *sessionSlots  // running widget sessions per application and client address
 	limits   *keyLimits     // per API key
 	sessLim  *sessionLimits // widget sessions per IP and per application
@@ -148,8 +162,8 @@ type Server struct {
 // New builds a Server. It loads the signing key.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Apps == nil || cfg.Consent == nil || cfg.Faces == nil || cfg.Keys == nil || cfg.Engine == nil || cfg.Policy == nil ||
-		cfg.Identify == nil {
-		return nil, errors.New("server: Apps, Consent, Faces, Keys, Policy, Identify and Engine are required")
+		cfg.Identify == nil || cfg.Throttles == nil {
+		return nil, errors.New("server: Apps, Consent, Faces, Keys, Policy, Identify, Throttles and Engine are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -171,7 +185,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.slots = newSessionSlots(s.lim.MaxSessions, s.lim.MaxSessionsPerIP)
 	s.limits = newKeyLimits(s.lim.APIRate, s.lim.APIBurst, cfg.Now)
 	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}
-	s.padLim = newPadLimits(cfg.Now)
+	var err error
+	if s.padLim, err = newPadLimits(cfg.Throttles, cfg.Now); err != nil {
+		return nil, err
+	}
+	s.ready = &readiness{checks: cfg.Ready}
+	s.idle = make(chan struct{})
 	s.prompts = challengePrompts[:]
 	if cfg.Prompts != nil {
 		if err := checkPrompts(cfg.Prompts); err != nil {
@@ -199,6 +218,7 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(s.accessLog)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	e.GET("/readyz", s.handleReady)
 	// No icon, and no 404 in every browser's console for it.
 	e.GET("/favicon.ico", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
 	e.GET("/.well-known/jwks.json", s.handleJWKS)
@@ -249,15 +269,28 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// beginSession counts a new widget session, unless Shutdown has begun.
-func (s *Server) beginSession() bool {
+// beginSession counts a new widget session, unless Drain or Shutdown has
+// begun. endSession ends it.
+func (s *Server) beginSession(op string) bool {
 	s.sessMu.Lock()
 	defer s.sessMu.Unlock()
-	if s.closing {
+	if s.closing || s.draining.Load() {
 		return false
 	}
 	s.sessions.Add(1)
+	s.open.Add(1)
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.SessionStarted(op)
+	}
 	return true
+}
+
+// endSession ends a session counted by beginSession.
+func (s *Server) endSession() {
+	if s.open.Add(-1) == 0 && s.draining.Load() {
+		s.idleOnce.Do(func() { close(s.idle) })
+	}
+	s.sessions.Done()
 }
 
 // TLSListener is a listener on whose connections Serve terminates TLS with

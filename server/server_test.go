@@ -124,7 +124,7 @@ func newHarnessStore(t testing.TB, lim Limits, store func(*sqlite.Options), opts
 	logs := &bytes.Buffer{}
 	h := &harness{t: t, db: db, dir: dir, app: app, apiKey: sec.APIKey, log: logs, clock: clock}
 	cfg := Config{
-		PublicURL: "http://likeness.test", Apps: db, Consent: consent.New(db, clock.Now, consent.WithPublicURL("http://likeness.test")), Faces: db, Keys: db, API: db, Policy: db, Identify: db, Webhooks: db,
+		PublicURL: "http://likeness.test", Apps: db, Consent: consent.New(db, clock.Now, consent.WithPublicURL("http://likeness.test")), Faces: db, Keys: db, API: db, Policy: db, Identify: db, Webhooks: db, Throttles: db,
 		Engine: testEngine(t), Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)), Limits: lim,
 		Now: clock.Now,
 	}

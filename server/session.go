@@ -163,6 +163,9 @@ func (ss *session) run() {
 // recordOutcome counts how the session ended (Config.Outcomes), after the
 // reply was sent; it outlives a shutdown's cancellation for a moment.
 func (ss *session) recordOutcome(ctx context.Context, outcome string) {
+	if ss.s.cfg.Observer != nil {
+		ss.s.cfg.Observer.SessionEnded(ss.op, outcome)
+	}
 	if ss.s.cfg.Outcomes == nil {
 		return
 	}
@@ -332,7 +335,11 @@ func (ss *session) loop(ctx context.Context, ctrl <-chan []byte, frames <-chan i
 				firstFrameC = never
 			}
 			ss.frameAt = fr.at
+			began := time.Now()
 			reply, done, f := ss.processFrame(ctx, fr.data)
+			if ss.s.cfg.Observer != nil {
+				ss.s.cfg.Observer.FrameProcessed(time.Since(began))
+			}
 			if f != nil {
 				return nil, f
 			}

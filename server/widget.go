@@ -102,6 +102,9 @@ var errPADCooldown = withFio(likeness.Errorf(likeness.ERATELIMIT,
 // countRefusal counts a session refused at admission in the outcome
 // analytics (Config.Outcomes), as the FACEIO code it was refused with.
 func (s *Server) countRefusal(ctx context.Context, appID, op string, code likeness.FioCode) {
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.SessionEnded(op, code.String())
+	}
 	if s.cfg.Outcomes == nil {
 		return
 	}
@@ -168,6 +171,9 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 		h.Add("Vary", "Origin")
 	}
 	h.Set("Cache-Control", "no-store")
+	if s.draining.Load() {
+		return errDraining
+	}
 	app, _, op, err := s.admit(c)
 	if err != nil {
 		return err
@@ -178,7 +184,9 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 	if !s.slots.free(app.ID, s.cfg.Network.ClientIP(c.Request())) {
 		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
 	}
-	if s.padLim.blocked(app.ID, s.cfg.Network.ClientIP(c.Request())) {
+	if blocked, err := s.padLim.blocked(c.Request().Context(), app.ID, s.cfg.Network.ClientIP(c.Request())); err != nil {
+		return err
+	} else if blocked {
 		return errPADCooldown
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"ok": true})
@@ -186,6 +194,9 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 
 // handleWidgetWS upgrades to the session WebSocket after the same checks.
 func (s *Server) handleWidgetWS(c echo.Context) error {
+	if s.draining.Load() {
+		return errDraining
+	}
 	app, st, op, err := s.admit(c)
 	if err != nil {
 		return err
@@ -195,7 +206,9 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		return err
 	}
 	ip := s.cfg.Network.ClientIP(c.Request())
-	if s.padLim.blocked(app.ID, ip) {
+	if blocked, err := s.padLim.blocked(c.Request().Context(), app.ID, ip); err != nil {
+		return err
+	} else if blocked {
 		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
 		return errPADCooldown
 	}
@@ -228,7 +241,7 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	// The Echo context is reused once this handler returns: the session
 	// takes what it needs from it now.
 	requestID := c.Response().Header().Get(echo.HeaderXRequestID)
-	if !s.beginSession() { // shutting down: no new session
+	if !s.beginSession(op) { // draining or shutting down: no new session
 		release()
 		_ = conn.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(time.Second))
@@ -236,7 +249,7 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		return nil
 	}
 	go func() {
-		defer s.sessions.Done()
+		defer s.endSession()
 		defer release()
 		ss := newSession(s, conn, app, st, op, requestID)
 		ss.purpose = purpose

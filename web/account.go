@@ -144,8 +144,11 @@ func (h *Handler) handleDeleteAccount(c echo.Context) error {
 	ctx := c.Request().Context()
 	s := currentSession(c)
 	ip := h.cfg.ClientIP(c.Request())
-	pair := signInKey(s.user.Email, ip)
-	if wait := max(h.pairThrot.wait(pair), h.addrThrot.wait(ip)); wait > 0 {
+	wait, err := h.limits.signInWait(ctx, s.user.Email, ip)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		return h.renderDeleteAccount(c, http.StatusTooManyRequests, tooMany(wait))
 	}
 	ok, err := h.pw.check(ctx, s.user.PasswordHash, c.FormValue("password"))
@@ -153,8 +156,9 @@ func (h *Handler) handleDeleteAccount(c echo.Context) error {
 		return err
 	}
 	if !ok {
-		h.pairThrot.fail(pair)
-		h.addrThrot.fail(ip)
+		if err := h.limits.signInFailed(ctx, s.user.Email, ip); err != nil {
+			return err
+		}
 		return h.renderDeleteAccount(c, http.StatusUnauthorized, "The password is not right. Nothing was deleted.")
 	}
 	if err := h.store.DeleteUser(ctx, s.user.ID); err != nil {

@@ -59,8 +59,11 @@ func (h *Handler) handleSignIn(c echo.Context) error {
 	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
 	password := c.FormValue("password")
 	ip := h.cfg.ClientIP(c.Request())
-	pair := signInKey(email, ip)
-	if wait := max(h.pairThrot.wait(pair), h.addrThrot.wait(ip)); wait > 0 {
+	wait, err := h.limits.signInWait(ctx, email, ip)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		return h.renderSignIn(c, http.StatusTooManyRequests, email, tooMany(wait))
 	}
@@ -77,12 +80,16 @@ func (h *Handler) handleSignIn(c echo.Context) error {
 		return err
 	}
 	if !ok || u == nil {
-		h.pairThrot.fail(pair)
-		h.addrThrot.fail(ip)
+		if err := h.limits.signInFailed(ctx, email, ip); err != nil {
+			return err
+		}
 		h.log.Info("console sign-in refused", "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		return h.renderSignIn(c, http.StatusUnauthorized, email, likeness.ErrorMessage(errSignIn))
 	}
-	h.pairThrot.reset(pair)
+	if err := h.limits.signIn.Reset(ctx, signInKey(email, ip)); err != nil {
+		// The right password still signs in; the count is forgotten later.
+		h.log.Error("forgetting failed sign-ins", "err", err)
+	}
 	if err := h.store.RecordSignIn(ctx, u.ID); err != nil {
 		return err
 	}
@@ -94,9 +101,6 @@ func (h *Handler) handleSignIn(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
 }
-
-// signInKey names an account at one client address for the throttle.
-func signInKey(email, ip string) string { return email + "\x00" + ip }
 
 // tooMany is the message of a throttled sign-in.
 func tooMany(wait time.Duration) string {
@@ -139,7 +143,11 @@ func (h *Handler) handleSignUp(c echo.Context) error {
 		return h.renderSignUp(c, http.StatusForbidden, email, org, "")
 	}
 	ip := h.cfg.ClientIP(c.Request())
-	if wait := h.ipLimit.blocked("ip:" + ip); wait > 0 {
+	wait, err := h.limits.signUp.Wait(ctx, ip)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		return h.renderSignUp(c, http.StatusTooManyRequests, email, org,
 			fmt.Sprintf("Too many attempts from your network. Try again in %s.", templates.Plural(int(math.Ceil(wait.Minutes())), "minute", "minutes")))
 	}
@@ -168,7 +176,9 @@ func (h *Handler) handleSignUp(c echo.Context) error {
 	if err != nil {
 		if status, ok := formError(err); ok {
 			// Counted like a failed sign-in: it tells whether an email has an account.
-			h.ipLimit.fail("ip:" + ip)
+			if _, err := h.limits.signUp.Fail(ctx, ip); err != nil {
+				return err
+			}
 			return h.renderSignUp(c, status, email, org, likeness.ErrorMessage(err))
 		}
 		return err
@@ -219,8 +229,11 @@ func (h *Handler) handlePassword(c echo.Context) error {
 	s := currentSession(c)
 	current, password := c.FormValue("current"), c.FormValue("password")
 	ip := h.cfg.ClientIP(c.Request())
-	pair := signInKey(s.user.Email, ip)
-	if wait := max(h.pairThrot.wait(pair), h.addrThrot.wait(ip)); wait > 0 {
+	wait, err := h.limits.signInWait(ctx, s.user.Email, ip)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		return h.renderAccount(c, http.StatusTooManyRequests, tooMany(wait))
 	}
 	ok, err := h.pw.check(ctx, s.user.PasswordHash, current)
@@ -228,8 +241,9 @@ func (h *Handler) handlePassword(c echo.Context) error {
 		return err
 	}
 	if !ok {
-		h.pairThrot.fail(pair)
-		h.addrThrot.fail(ip)
+		if err := h.limits.signInFailed(ctx, s.user.Email, ip); err != nil {
+			return err
+		}
 		return h.renderAccount(c, http.StatusBadRequest, "The current password is not right.")
 	}
 	if password != c.FormValue("confirm") {

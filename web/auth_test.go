@@ -259,17 +259,6 @@ func TestLoginThrottle(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	for _, tc := range []struct {
-		n    int
-		want time.Duration
-	}{{0, 0}, {2, 0}, {3, time.Second}, {4, 2 * time.Second}, {10, 128 * time.Second}, {13, 15 * time.Minute}, {1000, 15 * time.Minute}} {
-		if got := backoff(tc.n, 3, time.Second, 15*time.Minute); got != tc.want {
-			t.Errorf("backoff(%d) = %v, want %v", tc.n, got, tc.want)
-		}
-	}
-}
-
 func TestCommonPasswordsRefused(t *testing.T) {
 	for pw, common := range map[string]bool{
 		"password1234":                   true,

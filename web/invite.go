@@ -30,8 +30,11 @@ func (h *Handler) handleInvite(c echo.Context, m *likeness.Membership) error {
 	if !mayAssign(m.Role, form.Role) {
 		return likeness.Errorf(likeness.EFORBIDDEN, "Only owners can invite owners.")
 	}
-	key := "invite:" + s.user.ID
-	if h.invites.blocked(key) > 0 {
+	wait, err := h.limits.invites.Wait(ctx, s.user.ID)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		return likeness.Errorf(likeness.ERATELIMIT, "You made %d invitations in the last hour. Wait a while before the next.", invitesPerHour)
 	}
 	inv, token, err := h.store.CreateInvitation(ctx, m.Org.ID, form.Email, form.Role, s.user.ID, invitationTTL)
@@ -47,7 +50,11 @@ func (h *Handler) handleInvite(c echo.Context, m *likeness.Membership) error {
 		v.Form, v.Chrome.Error = form, likeness.ErrorMessage(err)
 		return h.render(c, status, templates.MembersPage(*v))
 	}
-	h.invites.fail(key) // counts invitations made
+	// Counts invitations made; the invitation exists already, so its link
+	// is shown even when the count cannot be written.
+	if _, err := h.limits.invites.Fail(ctx, s.user.ID); err != nil {
+		h.log.Error("counting an invitation", "err", err)
+	}
 	v.InviteEmail, v.InviteLink = inv.Email, h.issuer+"/console/invitation?t="+url.QueryEscape(token)
 	v.Chrome.Flash = "The invitation was created."
 	return h.render(c, http.StatusCreated, templates.MembersPage(*v))

@@ -1,160 +1,69 @@
 package web
 
 import (
-	"sync"
+	"context"
 	"time"
+
+	"github.com/likeness/likeness"
 )
 
-// maxLimiterKeys bounds a limiter's memory; past it, finished windows are
-// dropped first, then every window.
-const maxLimiterKeys = 50_000
-
-// limiter counts failures per key (a client address, an account) in fixed
-// windows: after max failures in one window the key is blocked until the
-// window ends. It is safe for concurrent use.
-type limiter struct {
-	mu     sync.Mutex
-	now    func() time.Time
-	max    int
-	window time.Duration
-	keys   map[string]*failures
+// throttles are the console's throttles. Their counts live in the store
+// (the throttles table), so every server on one database counts the same
+// failures.
+type throttles struct {
+	signIn, signInAddr, signUp, privacy, invites *likeness.Throttle
 }
 
-type failures struct {
-	start time.Time
-	n     int
-}
-
-func newLimiter(now func() time.Time, max int, window time.Duration) *limiter {
-	return &limiter{now: now, max: max, window: window, keys: map[string]*failures{}}
-}
-
-// blocked returns how long key stays blocked (0 when it is not).
-func (l *limiter) blocked(key string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f, ok := l.keys[key]
-	if !ok {
-		return 0
-	}
-	left := f.start.Add(l.window).Sub(l.now())
-	if left <= 0 {
-		delete(l.keys, key)
-		return 0
-	}
-	if f.n < l.max {
-		return 0
-	}
-	return left
-}
-
-// fail counts one failure of key.
-func (l *limiter) fail(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	f, ok := l.keys[key]
-	if !ok || now.Sub(f.start) >= l.window {
-		if len(l.keys) >= maxLimiterKeys {
-			l.prune(now)
-		}
-		f = &failures{start: now}
-		l.keys[key] = f
-	}
-	f.n++
-}
-
-func (l *limiter) prune(now time.Time) {
-	for k, f := range l.keys {
-		if now.Sub(f.start) >= l.window {
-			delete(l.keys, k)
+func newThrottles(store likeness.Throttles, now func() time.Time) (*throttles, error) {
+	var t throttles
+	for _, r := range []struct {
+		dst  **likeness.Throttle
+		rule likeness.ThrottleRule
+	}{
+		// Growing pauses, never a lock (docs/security.md, "Console
+		// accounts"): an account at one address gets 3 free tries, then 1 s
+		// doubling to 15 min; an address over any accounts 30 free tries,
+		// then 1 s doubling to at most 10 s, so people behind a shared
+		// address are only slowed.
+		{&t.signIn, likeness.ThrottleRule{Purpose: "console-signin", Free: 3, Base: time.Second,
+			Ceiling: 15 * time.Minute, Forget: 24 * time.Hour}},
+		{&t.signInAddr, likeness.ThrottleRule{Purpose: "console-signin-address", Free: 30, Base: time.Second,
+			Ceiling: 10 * time.Second, Forget: 15 * time.Minute}},
+		// Failed sign-ups per client address (they tell whether an email
+		// has an account), and failed privacy-page sign-ins per address.
+		{&t.signUp, likeness.ThrottleRule{Purpose: "console-signup", Max: 20, Window: 15 * time.Minute}},
+		{&t.privacy, likeness.ThrottleRule{Purpose: "privacy-signin", Max: 20, Window: 15 * time.Minute}},
+		// Invitations made per account.
+		{&t.invites, likeness.ThrottleRule{Purpose: "console-invite", Max: invitesPerHour, Window: time.Hour}},
+	} {
+		var err error
+		if *r.dst, err = likeness.NewThrottle(store, r.rule, now); err != nil {
+			return nil, err
 		}
 	}
-	if len(l.keys) >= maxLimiterKeys {
-		clear(l.keys)
+	return &t, nil
+}
+
+// signInKey names an account at one client address for the throttle.
+func signInKey(email, ip string) string { return email + "\x00" + ip }
+
+// signInWait returns how long the account at the address must wait before
+// its password is checked (0: at once): the longer of the account's pause
+// at that address and the address's own.
+func (t *throttles) signInWait(ctx context.Context, email, ip string) (time.Duration, error) {
+	pair, err := t.signIn.Wait(ctx, signInKey(email, ip))
+	if err != nil {
+		return 0, err
 	}
+	addr, err := t.signInAddr.Wait(ctx, ip)
+	return max(pair, addr), err
 }
 
-// backoff is how long a key must wait after its latest failure before it
-// may try again, given its failures so far: nothing for the first free
-// ones, then base, doubling with each further failure, at most ceiling.
-func backoff(failures, free int, base, ceiling time.Duration) time.Duration {
-	if failures < free {
-		return 0
+// signInFailed counts a wrong password of the account at the address.
+func (t *throttles) signInFailed(ctx context.Context, email, ip string) error {
+	if _, err := t.signIn.Fail(ctx, signInKey(email, ip)); err != nil {
+		return err
 	}
-	d := base
-	for i := free; i < failures && d < ceiling; i++ {
-		d *= 2
-	}
-	return min(d, ceiling)
-}
-
-// throttle asks a key (an account at an address, an address) for a growing
-// pause after each failure past the first few (backoff). It never locks:
-// every pause ends, a success forgets the key's failures, and a key quiet
-// for forget starts afresh. It is safe for concurrent use.
-type throttle struct {
-	now           func() time.Time
-	free          int
-	base, ceiling time.Duration
-	forget        time.Duration
-
-	mu   sync.Mutex
-	keys map[string]*strikes
-}
-
-type strikes struct {
-	n    int
-	last time.Time
-}
-
-func newThrottle(now func() time.Time, free int, base, ceiling, forget time.Duration) *throttle {
-	return &throttle{now: now, free: free, base: base, ceiling: ceiling, forget: forget, keys: map[string]*strikes{}}
-}
-
-// wait returns how long key must still wait (0: it may try now).
-func (t *throttle) wait(key string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s, ok := t.keys[key]
-	if !ok {
-		return 0
-	}
-	now := t.now()
-	if now.Sub(s.last) >= t.forget {
-		delete(t.keys, key)
-		return 0
-	}
-	return max(0, s.last.Add(backoff(s.n, t.free, t.base, t.ceiling)).Sub(now))
-}
-
-// fail counts one failure of key.
-func (t *throttle) fail(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	s, ok := t.keys[key]
-	if !ok || now.Sub(s.last) >= t.forget {
-		if len(t.keys) >= maxLimiterKeys {
-			for k, v := range t.keys {
-				if now.Sub(v.last) >= t.forget {
-					delete(t.keys, k)
-				}
-			}
-			if len(t.keys) >= maxLimiterKeys {
-				clear(t.keys)
-			}
-		}
-		s = &strikes{}
-		t.keys[key] = s
-	}
-	s.n++
-	s.last = now
-}
-
-// reset forgets key's failures (after a success).
-func (t *throttle) reset(key string) {
-	t.mu.Lock()
-	delete(t.keys, key)
-	t.mu.Unlock()
+	_, err := t.signInAddr.Fail(ctx, ip)
+	return err
 }

@@ -195,16 +195,24 @@ func (h *Handler) handlePrivacySession(c echo.Context) error {
 		return err
 	}
 	ip := h.cfg.ClientIP(c.Request())
-	if wait := h.ipLimit.blocked("privacy:" + ip); wait > 0 {
+	wait, err := h.limits.privacy.Wait(c.Request().Context(), ip)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		return h.renderPrivacyStart(c, app, http.StatusTooManyRequests, tooManyPrivacy)
 	}
 	facialID, err := h.verifyResult(c, app, c.FormValue("token"))
 	switch {
 	case errors.Is(err, errTokenReplayed):
-		h.ipLimit.fail("privacy:" + ip)
+		if _, err := h.limits.privacy.Fail(c.Request().Context(), ip); err != nil {
+			return err
+		}
 		return h.renderPrivacyStart(c, app, http.StatusConflict, privacyReplayed)
 	case errors.Is(err, errTokenInvalid):
-		h.ipLimit.fail("privacy:" + ip)
+		if _, err := h.limits.privacy.Fail(c.Request().Context(), ip); err != nil {
+			return err
+		}
 		return h.renderPrivacyStart(c, app, http.StatusUnauthorized, privacyFailed)
 	case err != nil:
 		return err

@@ -116,6 +116,7 @@ type Store interface {
 	likeness.WebhookService
 	DeletionStore // account.go
 	SupportStore  // support.go
+	likeness.Throttles
 }
 
 // Notices edits consent notices; consent.Service implements it.
@@ -169,10 +170,7 @@ type Handler struct {
 	csrfKey    []byte
 	pw         *passwords
 	assets     *assets
-	ipLimit    *limiter  // failed sign-ups and privacy sign-ins per client address
-	invites    *limiter  // invitations made per account
-	pairThrot  *throttle // failed console sign-ins per account at one address
-	addrThrot  *throttle // failed console sign-ins per address, over any accounts
+	limits     *throttles // limit.go
 }
 
 // New builds a Handler: it derives its keys from the store's master key and
@@ -224,14 +222,9 @@ func New(cfg Config) (*Handler, error) {
 	if h.assets, err = loadAssets(); err != nil {
 		return nil, err
 	}
-	h.ipLimit = newLimiter(cfg.Now, 20, 15*time.Minute)
-	// Growing pauses, never a lock (docs/security.md, "Console accounts"):
-	// an account at one address gets 3 free tries, then 1 s doubling to
-	// 15 min; an address over any accounts 30 free tries, then 1 s doubling
-	// to at most 10 s, so people behind a shared address are only slowed.
-	h.invites = newLimiter(cfg.Now, invitesPerHour, time.Hour)
-	h.pairThrot = newThrottle(cfg.Now, 3, time.Second, 15*time.Minute, 24*time.Hour)
-	h.addrThrot = newThrottle(cfg.Now, 30, time.Second, 10*time.Second, 15*time.Minute)
+	if h.limits, err = newThrottles(cfg.Store, cfg.Now); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 

@@ -54,7 +54,8 @@ func TestEverySubcommandHelp(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, f := range []string{"--addr string", "--data string", "--demo", "--public-url", "--console-signup", "--webhook-allow-private",
-			"--trusted-proxies", "--models", "--vector-store", "(default: 127.0.0.1:8080)"} {
+			"--trusted-proxies", "--models", "--vector-store", "(default: 127.0.0.1:8080)",
+			"--metrics-addr", "--drain-timeout duration", "(default: 25s)"} {
 			if !strings.Contains(out.String(), f) {
 				t.Errorf("serve --help lacks %s", f)
 			}
@@ -100,6 +101,8 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 		{[]string{"serve", "--nope"}, "unknown flag --nope (see: likeness serve --help)"},
 		{[]string{"serve", "--max-sessions", "many"}, `invalid value "many" for --max-sessions`},
 		{[]string{"serve", "--console-signup", "sometimes"}, `--console-signup must be first, open or off, not "sometimes"`},
+		{[]string{"serve", "--drain-timeout", "-1s"}, "--drain-timeout must be 0 (no drain) or a positive duration"},
+		{[]string{"serve", "--addr", "127.0.0.1:8080", "--metrics-addr", "127.0.0.1:8080"}, "--metrics-addr must differ from --addr"},
 		{[]string{"app", "create", "--data"}, "--data needs a value (see: likeness app create --help)"},
 		{[]string{"eval", "-faces"}, "--faces needs a value"},
 		{[]string{"audit", "verify", "--json=maybe"}, `invalid boolean value "maybe" for --json`},

@@ -133,12 +133,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	countryHeader := fs.String("country-header", os.Getenv("LIKENESS_COUNTRY_HEADER"), "header with the client's country set by a trusted proxy, e.g. CF-IPCountry")
 	prompts := fs.String("liveness-prompts", "blink,turn_left,turn_right", "what strict liveness challenges draw two prompts from; a turn is always one of them")
 	tc := tlsFlags(fs) // tls.go
+	oc := opsFlags(fs) // ops.go
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	pool, err := server.ParsePrompts(*prompts)
 	if err != nil {
 		return usageError("--liveness-prompts: " + err.Error())
+	}
+	if err := oc.validate(*addr); err != nil {
+		return err
 	}
 	if err := checkSignUp(*signUp); err != nil {
 		return err
@@ -191,7 +195,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer eng.Close()
 	cfg := server.Config{
 		Network:   network,
-		PublicURL: *publicURL, Apps: db, Consent: consent.New(db, time.Now, consent.WithPublicURL(*publicURL)), Faces: db, Keys: db, API: db, Policy: db, Identify: db, Webhooks: db,
+		PublicURL: *publicURL, Apps: db, Consent: consent.New(db, time.Now, consent.WithPublicURL(*publicURL)), Faces: db, Keys: db, API: db, Policy: db, Identify: db, Webhooks: db, Throttles: db,
 		Engine: eng, Logger: log, Now: time.Now, Limits: server.Limits{MaxSessions: *maxSessions, MaxSessionsPerIP: *sessionsPerIP, MaxConnsPerIP: *connsPerIP},
 		Prompts: pool,
 	}
@@ -216,9 +220,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg.Mount, cfg.Outcomes = pages.Mount, db
+	cfg.Ready = readyChecks(db, eng)
+	ml, err := oc.listenMetrics(db, eng)
+	if err != nil {
+		return err
+	}
+	if ml != nil {
+		cfg.Observer = ml.m
+		defer ml.stop()
+	}
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if ml != nil {
+		ml.serve(srv, log)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -230,15 +246,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "demo: %s/demo (application %s)\n", *publicURL, cfg.DemoPublicID)
 	}
 	printURLs(stdout, *publicURL, *signUp)
+	if ml != nil {
+		fmt.Fprintf(stdout, "metrics: http://%s/metrics (not on the public listener)\n", ml.ln.Addr())
+	}
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return drainAndShutdown(srv, oc.drainTimeout, log)
 }
 
 // printURLs tells the person who started the server where everything is.
