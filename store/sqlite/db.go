@@ -5,6 +5,12 @@
 //
 // Writes go through a single connection, one transaction at a time; reads use
 // a pool of read-only connections (WAL mode lets them run beside the writer).
+//
+// The same code also runs on PostgreSQL (OpenPostgres, postgres.go), so that
+// several servers can share one database: the SQL is written once, in
+// SQLite's placeholders, and the few differences are in dialect and in the
+// two migration directories (migrations, migrations_postgres), which hold
+// the same file names. See docs/storage.md.
 package sqlite
 
 import (
