@@ -59,9 +59,9 @@ type storeLoc struct {
 func storeFlags(fs *flag.FlagSet) *storeLoc {
 	loc := &storeLoc{}
 	fs.StringVar(&loc.database, "database", os.Getenv("LIKENESS_DATABASE_URL"),
-		"PostgreSQL database URL postgres://… shared by several servers ($LIKENESS_DATABASE_URL); without it the embedded SQLite store in --data")
+		"PostgreSQL database postgres://… shared by several servers (default: $LIKENESS_DATABASE_URL; none: the embedded SQLite store in --data)")
 	fs.StringVar(&loc.keyFile, "master-key-file", os.Getenv("LIKENESS_MASTER_KEY_FILE"),
-		"the master key, the same file for every server of a database ($LIKENESS_MASTER_KEY_FILE; default DATA/master.key)")
+		"the master key, the same file for every server of a database (default: $LIKENESS_MASTER_KEY_FILE, else DATA/master.key)")
 	return loc
 }
 

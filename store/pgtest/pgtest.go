@@ -164,13 +164,21 @@ func binDir() (string, error) {
 	return "", errors.New("no PostgreSQL binaries (initdb) found; install Debian's postgresql package (scripts/deps.sh does) or set " + EnvURL)
 }
 
-// NewDatabase creates an empty database on the server of this run and
-// returns its URL; the database is dropped when the test ends.
+// NewDatabase creates an empty database on the server of this run (Main's
+// cluster, or LIKENESS_TEST_DATABASE_URL) and returns its URL; the database
+// is dropped when the test ends. Outside Main, with no server named, it
+// starts a cluster for the test (stopped when the test ends), and skips
+// the test when there are no PostgreSQL binaries.
 func NewDatabase(tb testing.TB) string {
 	tb.Helper()
 	admin := os.Getenv(EnvURL)
 	if admin == "" {
-		tb.Skip("pgtest: no PostgreSQL server (run through pgtest.Main, or set " + EnvURL + ")")
+		c, err := Start()
+		if err != nil {
+			tb.Skipf("pgtest: no PostgreSQL: %v", err)
+		}
+		tb.Cleanup(c.Stop)
+		admin = c.URL
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
