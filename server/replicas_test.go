@@ -3,7 +3,10 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,4 +71,79 @@ func TestTwoServersOnePostgres(t *testing.T) {
 			t.Fatalf("audit: %d %v %+v", n, err, problems)
 		}
 	}
+}
+
+// BenchmarkRESTStore measures REST enroll and search (one photo each,
+// through the real engine) with SQLite, with PostgreSQL and one server, and
+// with two servers on one PostgreSQL database (requests alternate between
+// them), 4 clients at a time.
+//
+//	go test ./server -run '^$' -bench RESTStore -benchtime 60x
+func BenchmarkRESTStore(b *testing.B) {
+	for _, tc := range []struct {
+		name     string
+		postgres bool
+		servers  int
+	}{{"sqlite", false, 1}, {"postgres", true, 1}, {"postgres-2servers", true, 2}} {
+		b.Run(tc.name, func(b *testing.B) {
+			target := ""
+			if tc.postgres {
+				target = pgtest.NewDatabase(b)
+			}
+			hs := []*harness{newHarnessAt(b, Limits{APIRate: 1e6, APIBurst: 1e6}, target, nil)}
+			for range tc.servers - 1 {
+				h := newHarnessAt(b, Limits{APIRate: 1e6, APIBurst: 1e6}, target, nil)
+				h.app, h.apiKey = hs[0].app, hs[0].apiKey
+				hs = append(hs, h)
+			}
+			cid := hs[0].app.CollectionID
+			img := photo(b, "verify/face_recognition/fr_obama/obama.jpg")
+			probe := photo(b, "verify/face_recognition/fr_obama/obama2.jpg")
+			for _, op := range []string{"enroll", "search"} {
+				b.Run(op, func(b *testing.B) {
+					restLoad(b, 4, func(i int) {
+						h := hs[i%len(hs)]
+						if op == "enroll" {
+							h.enroll(h.apiKey, cid, "", img)
+							return
+						}
+						if st, raw, _ := h.call("POST", "/v1/collections/"+cid+"/search", h.apiKey, map[string]any{"image": probe}); st != http.StatusOK {
+							b.Fatalf("search: %d %s", st, raw)
+						}
+					})
+				})
+			}
+		})
+	}
+}
+
+// restLoad runs b.N calls of do from clients goroutines and reports
+// throughput and latency percentiles.
+func restLoad(b *testing.B, clients int, do func(i int)) {
+	var next atomic.Int64
+	lat := make([][]time.Duration, clients)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for c := range clients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				t0 := time.Now()
+				do(i)
+				lat[c] = append(lat[c], time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	el := time.Since(start)
+	b.StopTimer()
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	b.ReportMetric(float64(len(all))/el.Seconds(), "req/s")
+	b.ReportMetric(float64(all[len(all)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(all[len(all)*99/100].Milliseconds()), "p99-ms")
 }
