@@ -156,7 +156,7 @@ func openPostgres(ctx context.Context, loc storeLoc, keyFile string, create bool
 		key, err = crypt.LoadMasterKey(keyFile)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("the master key %s: %w", keyFile, err)
+		return nil, err
 	}
 	opts := sqlite.Options{Now: time.Now, MasterKey: key}
 	for _, f := range with {
@@ -292,7 +292,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := db.SetServerURL(ctx, *publicURL); err != nil { // for `admin create`
 		log.Warn("recording the public URL", "err", err)
 	}
-	fmt.Fprintf(stdout, "likeness serving on %s (data %s)\n", *publicURL, *data)
+	if sl.database != "" {
+		fmt.Fprintf(stdout, "likeness serving on %s (database PostgreSQL)\n", *publicURL)
+	} else {
+		fmt.Fprintf(stdout, "likeness serving on %s (data %s)\n", *publicURL, *data)
+	}
 	if *demo {
 		fmt.Fprintf(stdout, "demo: %s/demo (application %s)\n", *publicURL, cfg.DemoPublicID)
 	}

@@ -332,3 +332,26 @@ func TestCopyToPostgres(t *testing.T) {
 		t.Fatal("opened the copy with another master key")
 	}
 }
+
+// TestReplicasRotateOnce: replicas that find the signing key old at the
+// same time rotate it once.
+func TestReplicasRotateOnce(t *testing.T) {
+	f, a, b := replicas(t)
+	if _, _, err := a.SigningKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(31 * 24 * time.Hour)
+	var wg sync.WaitGroup
+	for _, db := range []*sqlite.DB{a, b, a, b} {
+		wg.Go(func() {
+			if _, _, err := db.RotateSigningKeyIfOlder(ctx, 30*24*time.Hour); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	keys, err := a.VerificationKeys(ctx, time.Time{})
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("%d keys after concurrent rotations, want 2 (one rotation): %v", len(keys), err)
+	}
+}
