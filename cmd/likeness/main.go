@@ -49,7 +49,7 @@ Usage:
   likeness index rebuild --data DIR [--vector-store weaviate --weaviate-url URL --weaviate-api-key-file F]
                                                re-sync the vector store with the database
   likeness index compact --data DIR [...]      make pending erasures physical in the vector store
-  likeness migrate --from DATA_DIR --to postgres://… [--vector-store weaviate --weaviate-url URL]
+  likeness migrate --from DATA_DIR --to postgres://… [--weaviate URL]
                                                copy an embedded deployment into an empty PostgreSQL database
 
 Vector store (serve, index): --vector-store embedded|weaviate --weaviate-url URL --weaviate-api-key-file FILE

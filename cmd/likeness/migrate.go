@@ -24,15 +24,19 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	to := fs.String("to", "", "URL postgres://… of an empty PostgreSQL database")
 	keyFile := fs.String("master-key-file", "", "the master key of the data directory, which the servers on PostgreSQL then use too (default: FROM/master.key, or $LIKENESS_MASTER_KEY_FILE)")
 	vc := vectorFlags(fs) // index.go
+	wv := fs.String("weaviate", "", "Weaviate REST URL to fill with the copied faces: short for --vector-store weaviate --weaviate-url URL")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *from == "" || *to == "" {
-		return usageError("usage: likeness migrate --from DATA_DIR --to postgres://… [--vector-store weaviate --weaviate-url URL] [--json]")
+		return usageError("usage: likeness migrate --from DATA_DIR --to postgres://… [--weaviate URL] [--json]")
 	}
 	if !sqlite.IsPostgresURL(*to) {
 		return usageError("--to must be a postgres:// or postgresql:// URL")
+	}
+	if *wv != "" {
+		vc.store, vc.url = storeWeaviate, *wv
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	src, err := openStoreAt(ctx, storeLoc{dir: *from, keyFile: *keyFile}, false)

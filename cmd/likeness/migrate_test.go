@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"github.com/likeness/likeness/crypt"
 	"github.com/likeness/likeness/store/pgtest"
 	"github.com/likeness/likeness/store/sqlite"
+	"github.com/likeness/likeness/store/weaviate"
+	"github.com/likeness/likeness/store/weaviate/weaviatetest"
 )
 
 // TestMigrateCommand: `likeness migrate` moves a populated data directory
@@ -110,6 +113,37 @@ func TestMigrateCommand(t *testing.T) {
 	if err := run(ctx, []string{"audit", "verify", "--database", url}, &vout, &vout); err != nil || !strings.Contains(vout.String(), "intact") {
 		t.Fatalf("audit verify --database: %v %s", err, vout.String())
 	}
+	// Into another database, filling Weaviate: a server on that database
+	// with Weaviate as its vector store finds every face.
+	ws := weaviatetest.New(t)
+	wkey := filepath.Join(t.TempDir(), "weaviate.key")
+	if err := os.WriteFile(wkey, []byte(ws.APIKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url2 := pgtest.NewDatabase(t)
+	if out, err := migrate("--from", dir, "--to", url2, "--weaviate", ws.URL, "--weaviate-api-key-file", wkey); err != nil {
+		t.Fatalf("migrate to Weaviate: %v\n%s", err, out)
+	}
+	wx, err := weaviate.Open(ctx, weaviate.Options{URL: ws.URL, APIKey: ws.APIKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wx.Close()
+	pw, err := sqlite.Open(ctx, url2, sqlite.Options{MasterKey: key, Index: wx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	if n, err := wx.Len(ctx, app.CollectionID); err != nil || n != len(faces) {
+		t.Fatalf("Weaviate holds %d vectors after migration, want %d (%v)", n, len(faces), err)
+	}
+	for id, tmpl := range faces {
+		m, err := pw.Search(ctx, app.ID, tmpl, 1)
+		if err != nil || len(m) != 1 || m[0].FacialID != id {
+			t.Fatalf("face %s in Weaviate after migration: %v %v", id, m, err)
+		}
+	}
+
 	// Another master key is refused.
 	other := filepath.Join(t.TempDir(), "other.key")
 	if _, err := crypt.LoadOrCreateMasterKey(other); err != nil {

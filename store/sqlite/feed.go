@@ -11,7 +11,7 @@ import (
 
 // Several replicas on one PostgreSQL database each keep an in-process
 // vector index. Triggers on faces write every enrollment and erasure to
-// vector_feed (migration 0012) in the writing transaction; each replica
+// vector_feed (migration 0013) in the writing transaction; each replica
 // polls the rows after the last one it applied and applies them to its own
 // index. Write transactions are serialised by the writer lock, so seq order
 // is commit order and a poll never skips a row that commits later with a
