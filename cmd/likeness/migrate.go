@@ -50,7 +50,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer closeVI() // after the store
 	dstLoc := storeLoc{dir: *from, database: *to, keyFile: *keyFile}
-	dst, err := openStoreAt(ctx, dstLoc, false, vc.with(vi, log))
+	dst, err := openStoreAt(ctx, dstLoc, true, vc.with(vi, log)) // makes the schema
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,12 @@ func TestMigrateCommand(t *testing.T) {
 	if out, err := migrate("--help"); err != nil || !strings.Contains(out, "likeness migrate") || !strings.Contains(out, "--to") {
 		t.Errorf("--help: %v %q", err, out)
 	}
+	// A reading command on the empty database creates nothing.
+	var rout bytes.Buffer
+	if err := run(ctx, []string{"audit", "verify", "--database", url, "--master-key-file", filepath.Join(dir, "master.key")}, &rout, &rout); err == nil ||
+		!strings.Contains(err.Error(), "no Likeness database") {
+		t.Fatalf("audit verify on an empty database: %v", err)
+	}
 	out, err := migrate("--from", dir, "--to", url)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)

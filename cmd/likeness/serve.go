@@ -158,7 +158,7 @@ func openPostgres(ctx context.Context, loc storeLoc, keyFile string, create bool
 	if err != nil {
 		return nil, err
 	}
-	opts := sqlite.Options{Now: time.Now, MasterKey: key}
+	opts := sqlite.Options{Now: time.Now, MasterKey: key, MustExist: !create}
 	for _, f := range with {
 		f(&opts)
 	}

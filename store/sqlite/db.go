@@ -65,8 +65,8 @@ type Options struct {
 	Hashing *crypt.Pool
 	// MustExist makes Open fail, creating nothing, when the database file
 	// does not exist yet: commands that only read must never create.
-	// SQLite only, like Exclusive: a PostgreSQL database always exists, and
-	// several servers share it.
+	// On PostgreSQL: fail, creating nothing, when the database has no
+	// Likeness schema yet.
 	MustExist bool
 	// Exclusive takes an exclusive lock on the database's directory for as
 	// long as the store is open; Open fails with ErrLocked while another

@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/likeness/likeness"
 )
 
 // The PostgreSQL backend runs the same code as SQLite through database/sql:
@@ -62,7 +64,9 @@ func IsPostgresURL(target string) bool {
 // Open does, and loads every application's templates into the vector
 // index. With the in-process index it then follows the other replicas'
 // enrollments and erasures (vector_feed, polled every Options.FeedInterval).
-// Options.MustExist and Options.Exclusive do not apply.
+// With Options.MustExist it creates nothing in a database that has no
+// Likeness schema yet; Options.Exclusive does not apply (replicas share the
+// database).
 func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
@@ -75,13 +79,13 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	db.dialect = dialect{postgres: true}
 	c := rebindConnector{stdlib.GetConnector(*cfg)}
 	db.w = sql.OpenDB(c)
-	// One connection writes at a time (db.wmu); a second serves the
-	// migrations' session lock and SyncIndex's reads inside a write.
-	db.w.SetMaxOpenConns(2)
+	// One connection writes at a time (db.wmu); the others hold the session
+	// advisory locks (migrations, maintenance) meanwhile.
+	db.w.SetMaxOpenConns(4)
 	db.r = sql.OpenDB(c)
 	db.r.SetMaxOpenConns(16)
 	db.r.SetMaxIdleConns(16)
-	if err := db.openPostgres(ctx); err != nil {
+	if err := db.openPostgres(ctx, opts.MustExist); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -89,9 +93,18 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-func (db *DB) openPostgres(ctx context.Context) error {
+func (db *DB) openPostgres(ctx context.Context, mustExist bool) error {
 	if err := db.w.PingContext(ctx); err != nil {
 		return fmt.Errorf("postgres: connect %s: %w", db.path, err)
+	}
+	if mustExist {
+		var exists bool
+		if err := db.r.QueryRowContext(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+			return fmt.Errorf("postgres: %s: %w", db.path, err)
+		}
+		if !exists {
+			return likeness.Errorf(likeness.ENOTFOUND, "There is no Likeness database at %s.", db.path)
+		}
 	}
 	if err := db.migrateLocked(ctx); err != nil {
 		return err
