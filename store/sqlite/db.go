@@ -72,6 +72,7 @@ type Options struct {
 	// long as the store is open; Open fails with ErrLocked while another
 	// process (or another DB) holds it. Servers set it: two servers on one
 	// directory would let their in-memory vector indexes drift apart.
+	// SQLite only: PostgreSQL replicas share their database.
 	Exclusive bool
 	// FeedInterval is how often a PostgreSQL store with the in-process
 	// vector index reads the other replicas' enrollments and erasures from
@@ -83,12 +84,12 @@ type Options struct {
 // directory open exclusively.
 var ErrLocked = errors.New("the data directory is in use by another Likeness server")
 
-// DB is the embedded store. It is safe for concurrent use.
+// DB is the store, on SQLite or PostgreSQL. It is safe for concurrent use.
 type DB struct {
 	dialect          // what differs on PostgreSQL (postgres.go)
 	lock    *os.File // the directory lock (Options.Exclusive), released by Close
 	path    string   // the database file; for PostgreSQL its URL without password
-	w       *sql.DB  // the single writer connection
+	w       *sql.DB  // the single writer connection (PostgreSQL: a small pool, one writer at a time)
 	r       *sql.DB  // read-only connections
 	wmu     sync.Mutex
 	now     func() time.Time
