@@ -98,7 +98,13 @@ func Start() (*Cluster, error) {
 	} else if u, err := user.Current(); err == nil {
 		owner = u.Username
 	}
-	if c.dir, err = os.MkdirTemp("", "likeness-pg-"); err != nil {
+	// /tmp when it exists: the postgres user must reach the directory, and a
+	// unix socket path must stay short (TMPDIR may be neither).
+	parent := ""
+	if fi, err := os.Stat("/tmp"); err == nil && fi.IsDir() {
+		parent = "/tmp"
+	}
+	if c.dir, err = os.MkdirTemp(parent, "likeness-pg-"); err != nil {
 		return nil, err
 	}
 	if c.uid >= 0 {
