@@ -39,7 +39,7 @@ func TestWebhooksSurviveAReplica(t *testing.T) {
 
 	var (
 		mu       sync.Mutex
-		tried    = map[string]int{} // webhook-id → attempts seen
+		tried    = map[string]int{}  // webhook-id → attempts seen
 		received = map[string]bool{} // webhook-id → answered 2xx
 	)
 	var phase atomic.Int32 // 0: fail; 1: hang (A holds the leases); 2: succeed
