@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/store/sqlite"
 )
 
@@ -54,7 +55,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	rep, err := src.CopyTo(ctx, dst)
+	rep, err := src.CopyTo(likeness.WithActor(ctx, "cli:migrate"), dst)
 	dst.Close()
 	if err != nil {
 		return cliError(err)

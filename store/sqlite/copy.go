@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -34,7 +35,8 @@ type CopyReport struct {
 // the same master key, which dst must have been opened with. dst's own
 // meta rows (its master key check and empty audit checkpoint) are replaced
 // by db's. EINVALID (and nothing is copied) when dst already holds data.
-// Afterwards dst's identity sequences continue after the copied rows.
+// Afterwards dst's identity sequences continue after the copied rows, and
+// the copy is audited (store.copied, the actor from ctx).
 func (db *DB) CopyTo(ctx context.Context, dst *DB) (*CopyReport, error) {
 	if db.postgres || !dst.postgres {
 		return nil, fmt.Errorf("store: copy goes from a SQLite store to a PostgreSQL one")
@@ -72,8 +74,11 @@ func (db *DB) CopyTo(ctx context.Context, dst *DB) (*CopyReport, error) {
 			}
 		}
 		// The copied faces are loaded by each server at start, not fed.
-		_, err := tx.ExecContext(ctx, `DELETE FROM vector_feed`)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM vector_feed`); err != nil {
+			return err
+		}
+		raw, _ := json.Marshal(map[string]any{"rows": rep.Rows})
+		return dst.auditTx(ctx, tx, likeness.AuditEntry{Action: "store.copied", Details: raw})
 	})
 	if err != nil {
 		return nil, err

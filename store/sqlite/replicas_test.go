@@ -307,6 +307,10 @@ func TestCopyToPostgres(t *testing.T) {
 	if err != nil || len(problems) > 0 || n == 0 {
 		t.Fatalf("audit after copy: %d entries, %v %+v", n, err, problems)
 	}
+	es, err := pg.AuditEntries(ctx, "", 0, 1000)
+	if err != nil || len(es) == 0 || es[len(es)-1].Action != "store.copied" {
+		t.Fatalf("the copy is not audited: %v %+v", err, es)
+	}
 	for _, k := range keys {
 		if _, err := pg.VerifyAPIKey(ctx, k); err != nil {
 			t.Fatalf("API key after copy: %v", err)
