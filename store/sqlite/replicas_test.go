@@ -3,7 +3,9 @@ package sqlite_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -357,5 +359,40 @@ func TestReplicasRotateOnce(t *testing.T) {
 	keys, err := a.VerificationKeys(ctx, time.Time{})
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("%d keys after concurrent rotations, want 2 (one rotation): %v", len(keys), err)
+	}
+}
+
+// TestReplicasStartTogether: replicas starting at once on an empty
+// database migrate it once (the migrations run under an advisory lock);
+// a replica with another master key refuses to start.
+func TestReplicasStartTogether(t *testing.T) {
+	if !pgtest.Enabled() {
+		t.Skip("several replicas need PostgreSQL: runs in the PostgreSQL run of the tests")
+	}
+	f := newFixture(t)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			db, err := sqlite.Open(ctx, f.path, sqlite.Options{MasterKey: f.key})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			db.Close()
+		})
+	}
+	wg.Wait()
+	var n int
+	if err := f.raw(t).QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("schema_migrations: %d rows, %v", n, err)
+	}
+	entries, _ := os.ReadDir("migrations_postgres")
+	if n != len(entries) {
+		t.Fatalf("schema_migrations has %d rows for %d files", n, len(entries))
+	}
+	other := make([]byte, 32)
+	other[0] = 1
+	if _, err := sqlite.Open(ctx, f.path, sqlite.Options{MasterKey: other}); err == nil || !strings.Contains(err.Error(), "master key does not match") {
+		t.Fatalf("a replica with another master key: %v", err)
 	}
 }
