@@ -77,12 +77,14 @@ func OpenPostgres(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.dialect = dialect{postgres: true}
-	c := rebindConnector{stdlib.GetConnector(*cfg)}
-	db.w = sql.OpenDB(c)
+	db.w = sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)})
 	// One connection writes at a time (db.wmu); the others hold the session
 	// advisory locks (migrations, maintenance) meanwhile.
 	db.w.SetMaxOpenConns(4)
-	db.r = sql.OpenDB(c)
+	// Readers are read-only, as SQLite's (query_only).
+	rcfg := cfg.Copy()
+	rcfg.RuntimeParams["default_transaction_read_only"] = "on"
+	db.r = sql.OpenDB(rebindConnector{stdlib.GetConnector(*rcfg)})
 	db.r.SetMaxOpenConns(16)
 	db.r.SetMaxIdleConns(16)
 	if err := db.openPostgres(ctx, opts.MustExist); err != nil {
