@@ -123,3 +123,51 @@ func benchStore(b *testing.B, replicas int, enroll bool) {
 		b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
 	}
 }
+
+// BenchmarkFeedLag measures how long a face enrolled through one replica
+// takes to reach another replica's in-process index (the feed is polled
+// every 250 ms). PostgreSQL only.
+//
+//	go test ./store/sqlite -run '^$' -bench FeedLag -benchtime 20x
+func BenchmarkFeedLag(b *testing.B) {
+	if !pgtest.Enabled() {
+		b.Skip("PostgreSQL only")
+	}
+	f := &fixture{path: sqlite.TestTarget(b), key: make([]byte, 32), clock: newClock()}
+	var dbs [2]*sqlite.DB
+	for i := range dbs {
+		db, err := sqlite.Open(ctx, f.path, sqlite.Options{MasterKey: f.key})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		dbs[i] = db
+	}
+	app, _, err := dbs[0].CreateApp(ctx, likeness.AppCreate{Name: "Bench", Origins: []string{"https://example.com"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	var lags []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		rec := &likeness.ConsentRecord{ID: uuid.NewString(), AppID: app.ID, Kind: likeness.ConsentAPI, CreatedAt: time.Now()}
+		if err := dbs[0].CreateConsentRecord(ctx, rec); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := dbs[0].Enroll(ctx, likeness.Enrollment{AppID: app.ID, ConsentID: rec.ID, Template: randTemplate(r, 512)}); err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		for dbs[1].Index().Len(app.CollectionID) != i+1 {
+			if time.Since(t0) > 5*time.Second {
+				b.Fatal("not fed within 5 s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		lags = append(lags, time.Since(t0))
+	}
+	slices.Sort(lags)
+	b.ReportMetric(float64(lags[len(lags)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(lags[len(lags)-1].Milliseconds()), "max-ms")
+}
