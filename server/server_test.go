@@ -104,14 +104,24 @@ func newHarness(t testing.TB, lim Limits, opts ...func(*Config)) *harness {
 // newHarnessStore is newHarness with the store's options adjusted by store.
 func newHarnessStore(t testing.TB, lim Limits, store func(*sqlite.Options), opts ...func(*Config)) *harness {
 	t.Helper()
+	return newHarnessAt(t, lim, "", store, opts...)
+}
+
+// newHarnessAt is newHarnessStore with the store at target (a PostgreSQL
+// URL; "" means a new SQLite file in a temporary directory).
+func newHarnessAt(t testing.TB, lim Limits, target string, store func(*sqlite.Options), opts ...func(*Config)) *harness {
+	t.Helper()
 	facesDir(t)
 	clock := &testClock{}
 	dir := t.TempDir()
+	if target == "" {
+		target = filepath.Join(dir, "likeness.db")
+	}
 	so := sqlite.Options{Now: clock.Now, MasterKey: bytes.Repeat([]byte{7}, 32)}
 	if store != nil {
 		store(&so)
 	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "likeness.db"), so)
+	db, err := sqlite.Open(context.Background(), target, so)
 	if err != nil {
 		t.Fatal(err)
 	}

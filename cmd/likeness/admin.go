@@ -67,6 +67,7 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
 	data := fs.String("data", "", "data directory (embedded store)")
+	sl := storeFlags(fs)
 	email := fs.String("email", "", "the account's email address")
 	pwFile := fs.String("password-file", "", "file holding the password (default: read standard input)")
 	org := fs.String("org", "", "name of the account's organization (default: the email's domain)")
@@ -97,7 +98,7 @@ func runAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	db, err := createStore(ctx, *data)
+	db, err := openStoreAt(ctx, sl.at(*data), true)
 	if err != nil {
 		return err
 	}

@@ -21,12 +21,13 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	data := fs.String("data", "", "data directory (embedded store)")
+	sl := storeFlags(fs)
 	org := fs.String("org", "", "only this organization")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, *data)
+	db, err := openStoreAt(ctx, sl.at(*data), false)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,8 @@ var commands = []command{
 		"likeness index rebuild --data data"},
 	{"index compact", "Make pending erasures physical in the vector index.",
 		"likeness index compact --data data"},
+	{"migrate", "Copy an embedded deployment (the SQLite store of a data directory) into an empty PostgreSQL database, as stored: sealed data stays sealed with the same master key; then open the copy as a server would, verify its audit trail and, with Weaviate, fill the vector store.",
+		"likeness migrate --from data --to postgres://likeness@db.internal/likeness"},
 	{"eval", "Evaluate the engine: verification, liveness and detection on a labelled face set (labels.csv, pairs.csv); --identify: open-set identification over <person>/<photo> folders; --age: the minors gate over <age>_… photos.",
 		"likeness eval --identify --faces ../shared/lfw --json"},
 	{"bench engine", "Time the engine on one core over a 640×480 frame of a real face.",

@@ -129,6 +129,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fs := flag.NewFlagSet("index "+args[0], flag.ContinueOnError)
 	data := fs.String("data", "", "data directory (embedded store)")
+	sl := storeFlags(fs)
 	vc := vectorFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
@@ -145,7 +146,7 @@ func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer closeVI()
 	start := time.Now()
-	db, err := openStore(ctx, *data, vc.with(vi, log))
+	db, err := openStoreAt(ctx, sl.at(*data), false, vc.with(vi, log))
 	if err != nil {
 		return err
 	}

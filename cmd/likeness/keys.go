@@ -25,11 +25,12 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
 	data := fs.String("data", "", "data directory (embedded store)")
+	sl := storeFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, *data)
+	db, err := openStoreAt(ctx, sl.at(*data), false)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@ Every subcommand explains itself: likeness SUBCOMMAND --help (or: likeness help 
 
 Usage:
   likeness serve --addr HOST:PORT --data DIR [--demo] [--public-url URL]
+        [--database postgres://… --master-key-file FILE]
         [--trusted-proxies CIDRS] [--geoip-db FILE] [--country-header NAME]
         [--console-signup first|open|off] [--webhook-allow-private] [--key-rotation 720h]
         [--vector-store embedded|weaviate --weaviate-url URL --weaviate-api-key-file FILE]
@@ -48,8 +49,14 @@ Usage:
   likeness index rebuild --data DIR [--vector-store weaviate --weaviate-url URL --weaviate-api-key-file F]
                                                re-sync the vector store with the database
   likeness index compact --data DIR [...]      make pending erasures physical in the vector store
+  likeness migrate --from DATA_DIR --to postgres://… [--weaviate URL]
+                                               copy an embedded deployment into an empty PostgreSQL database
 
 Vector store (serve, index): --vector-store embedded|weaviate --weaviate-url URL --weaviate-api-key-file FILE
+
+Database (serve, app, admin, audit, keys, org, index): the embedded SQLite store in --data DIR, or
+  --database postgres://… ($LIKENESS_DATABASE_URL) shared by several servers, with the master key from
+  --master-key-file FILE ($LIKENESS_MASTER_KEY_FILE, default DIR/master.key), the same file for every server.
 
 Common flags:
   --models DIR   models and ONNX Runtime library (default: ./models, $LIKENESS_MODELS_DIR)
@@ -117,6 +124,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError("usage: likeness bench engine|index|load …")
 	case "index":
 		return runIndex(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], stdout, stderr) // migrate.go
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

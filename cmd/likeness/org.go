@@ -23,6 +23,7 @@ const orgUsage = "usage: likeness org restore --data DIR --org ORG_ID [--json]\n
 func runOrg(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("org restore", flag.ContinueOnError)
 	data := fs.String("data", "", "data directory (embedded store)")
+	sl := storeFlags(fs)
 	org := fs.String("org", "", "ID of the deleted organization (org_…, in the deletion's audit entry and export)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if len(args) == 0 || args[0] != "restore" {
@@ -34,7 +35,7 @@ func runOrg(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *org == "" {
 		return usageError(orgUsage)
 	}
-	db, err := openStore(ctx, *data)
+	db, err := openStoreAt(ctx, sl.at(*data), false)
 	if err != nil {
 		return err
 	}

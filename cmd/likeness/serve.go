@@ -35,7 +35,7 @@ const demoAppName = "Likeness demo"
 // only read or maintain use it. with, when given, adjusts the store's
 // options (e.g. its vector index, an exclusive lock).
 func openStore(ctx context.Context, dir string, with ...func(*sqlite.Options)) (*sqlite.DB, error) {
-	return openStoreMode(ctx, dir, false, with...)
+	return openStoreAt(ctx, storeLoc{dir: dir}, false, with...)
 }
 
 // createStore opens the embedded store in dir, creating dir (0700), the
@@ -43,15 +43,51 @@ func openStore(ctx context.Context, dir string, with ...func(*sqlite.Options)) (
 // database when they do not exist yet: serve, app create and admin create.
 // A database without its master key is still an error that changes nothing.
 func createStore(ctx context.Context, dir string, with ...func(*sqlite.Options)) (*sqlite.DB, error) {
-	return openStoreMode(ctx, dir, true, with...)
+	return openStoreAt(ctx, storeLoc{dir: dir}, true, with...)
 }
 
-func openStoreMode(ctx context.Context, dir string, create bool, with ...func(*sqlite.Options)) (*sqlite.DB, error) {
+// storeLoc is where a command's store is: the data directory (SQLite), or
+// a PostgreSQL database and the master key file every replica shares.
+type storeLoc struct {
+	dir      string // --data
+	database string // --database postgres://… ($LIKENESS_DATABASE_URL); "" means SQLite in dir
+	keyFile  string // --master-key-file ($LIKENESS_MASTER_KEY_FILE); "" means DIR/master.key
+}
+
+// storeFlags registers --database and --master-key-file; the caller sets
+// dir from its --data flag.
+func storeFlags(fs *flag.FlagSet) *storeLoc {
+	loc := &storeLoc{}
+	fs.StringVar(&loc.database, "database", os.Getenv("LIKENESS_DATABASE_URL"),
+		"PostgreSQL database postgres://… shared by several servers (default: $LIKENESS_DATABASE_URL; none: the embedded SQLite store in --data)")
+	fs.StringVar(&loc.keyFile, "master-key-file", os.Getenv("LIKENESS_MASTER_KEY_FILE"),
+		"the master key, the same file for every server of a database (default: $LIKENESS_MASTER_KEY_FILE, else DATA/master.key)")
+	return loc
+}
+
+// at returns loc with its data directory set.
+func (loc *storeLoc) at(dir string) storeLoc {
+	l := *loc
+	l.dir = dir
+	return l
+}
+
+// openStoreAt opens the store at loc; with create, what does not exist yet
+// is made (for PostgreSQL: the master key file and the schema, never the
+// database itself).
+func openStoreAt(ctx context.Context, loc storeLoc, create bool, with ...func(*sqlite.Options)) (*sqlite.DB, error) {
+	keyFile := loc.keyFile
+	if keyFile == "" {
+		keyFile = os.Getenv("LIKENESS_MASTER_KEY_FILE")
+	}
+	if loc.database != "" {
+		return openPostgres(ctx, loc, keyFile, create, with...)
+	}
+	dir := loc.dir
 	if dir == "" {
 		return nil, usageError("--data DIR is required")
 	}
 	dbFile := filepath.Join(dir, "likeness.db")
-	keyFile := os.Getenv("LIKENESS_MASTER_KEY_FILE")
 	if keyFile == "" {
 		keyFile = filepath.Join(dir, "master.key")
 	}
@@ -93,6 +129,42 @@ func openStoreMode(ctx context.Context, dir string, create bool, with ...func(*s
 	return db, err
 }
 
+// openPostgres opens the PostgreSQL store at loc. The master key is never
+// in the database: it is the file keyFile (or DIR/master.key with --data),
+// made by the first server when create is set; a server with another key
+// than the one the database was made with refuses to start.
+func openPostgres(ctx context.Context, loc storeLoc, keyFile string, create bool, with ...func(*sqlite.Options)) (*sqlite.DB, error) {
+	if !sqlite.IsPostgresURL(loc.database) {
+		return nil, usageError("--database must be a postgres:// or postgresql:// URL")
+	}
+	if keyFile == "" && loc.dir != "" {
+		keyFile = filepath.Join(loc.dir, "master.key")
+	}
+	if keyFile == "" {
+		return nil, usageError("with --database, the master key file is needed: --master-key-file FILE, LIKENESS_MASTER_KEY_FILE or --data DIR (DIR/master.key)")
+	}
+	var key []byte
+	var err error
+	if create {
+		if dir := filepath.Dir(keyFile); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, err
+			}
+		}
+		key, err = crypt.LoadOrCreateMasterKey(keyFile)
+	} else {
+		key, err = crypt.LoadMasterKey(keyFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	opts := sqlite.Options{Now: time.Now, MasterKey: key, MustExist: !create}
+	for _, f := range with {
+		f(&opts)
+	}
+	return sqlite.OpenPostgres(ctx, loc.database, opts)
+}
+
 // cliError shows an application error by its public message.
 func cliError(err error) error {
 	var le *likeness.Error
@@ -117,7 +189,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	ecfg := engineFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT")
-	data := fs.String("data", "", "data directory (embedded store)")
+	data := fs.String("data", "", "data directory (embedded store; with --database, the master key and TLS certificates)")
+	sl := storeFlags(fs)
 	demo := fs.Bool("demo", false, "serve /demo with a demo application for this server's origin")
 	publicURL := fs.String("public-url", "", "the URL browsers use (default http://ADDR)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -171,7 +244,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer closeVI() // after the store
 	// One pool for every argon2id hash: console passwords and PINs.
 	hashing := crypt.NewPool(0, 0)
-	db, err := createStore(ctx, *data, vc.with(vi, log), exclusive, func(o *sqlite.Options) { o.Hashing = hashing })
+	db, err := openStoreAt(ctx, sl.at(*data), true, vc.with(vi, log), exclusive, func(o *sqlite.Options) { o.Hashing = hashing })
 	if err != nil {
 		return err
 	}
@@ -241,7 +314,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := db.SetServerURL(ctx, *publicURL); err != nil { // for `admin create`
 		log.Warn("recording the public URL", "err", err)
 	}
-	fmt.Fprintf(stdout, "likeness serving on %s (data %s)\n", *publicURL, *data)
+	if sl.database != "" {
+		fmt.Fprintf(stdout, "likeness serving on %s (database PostgreSQL)\n", *publicURL)
+	} else {
+		fmt.Fprintf(stdout, "likeness serving on %s (data %s)\n", *publicURL, *data)
+	}
 	if *demo {
 		fmt.Fprintf(stdout, "demo: %s/demo (application %s)\n", *publicURL, cfg.DemoPublicID)
 	}
@@ -384,6 +461,7 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fs := flag.NewFlagSet("app create", flag.ContinueOnError)
 	data := fs.String("data", "", "data directory (embedded store)")
+	sl := storeFlags(fs)
 	name := fs.String("name", "", "application name")
 	var origins stringList
 	fs.Var(&origins, "origin", "allowed origin scheme://host[:port] (repeatable)")
@@ -395,15 +473,15 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *name == "" || len(origins) == 0 {
 		return usageError("app create needs --name and at least one --origin")
 	}
-	if *data == "" {
-		return usageError("--data DIR is required")
+	if *data == "" && sl.database == "" {
+		return usageError("--data DIR (or --database URL) is required")
 	}
 	// Every flag is checked before anything is created.
 	in := likeness.AppCreate{Name: *name, Origins: origins, WebhookURL: *webhook}
 	if err := sqlite.CheckAppCreate(in); err != nil {
 		return cliError(err)
 	}
-	db, err := createStore(ctx, *data)
+	db, err := openStoreAt(ctx, sl.at(*data), true)
 	if err != nil {
 		return err
 	}

@@ -425,8 +425,20 @@ func (db *DB) deleteFacesWhere(ctx context.Context, appID, reason, where string,
 
 // PurgeExpired erases, in every collection with a retention period, the
 // faces enrolled longer ago than it; each erasure is audited and emits
-// facialid.purged. It returns how many faces it erased.
+// facialid.purged. It returns how many faces it erased. With several
+// replicas on PostgreSQL one of them purges at a time; the others return 0.
 func (db *DB) PurgeExpired(ctx context.Context) (int, error) {
+	n := 0
+	_, err := db.tryMaintenance(ctx, func() error {
+		var err error
+		n, err = db.purgeExpired(ctx)
+		return errors.Join(err, db.purgeFeed(ctx))
+	})
+	return n, err
+}
+
+// purgeExpired is PurgeExpired on one replica at a time.
+func (db *DB) purgeExpired(ctx context.Context) (int, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT id, retention_days FROM applications
 		WHERE retention_days IS NOT NULL AND data_key_wrapped IS NOT NULL`)
 	if err != nil {
@@ -567,7 +579,7 @@ func (db *DB) AddUsage(ctx context.Context, recs []UsageRecord) error {
 		for _, r := range recs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO usage_records (key_id, app_id, day, route, status, count, total_ms)
 				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_id, day, route, status)
-				DO UPDATE SET count = count + excluded.count, total_ms = total_ms + excluded.total_ms`,
+				DO UPDATE SET count = usage_records.count + excluded.count, total_ms = usage_records.total_ms + excluded.total_ms`,
 				r.KeyID, r.AppID, r.Day.Unix()/86400, r.Route, r.Status, r.Count, r.TotalMs); err != nil {
 				return fmt.Errorf("sqlite: usage: %w", err)
 			}

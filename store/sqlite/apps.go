@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -52,6 +53,7 @@ type WebhookEndpoint = likeness.WebhookEndpoint
 type appKey struct {
 	collection string
 	key        []byte // data key
+	wrapped    []byte // as stored, when loaded by appKey
 }
 
 // CheckAppCreate validates an application's name, origins and webhook URL
@@ -363,30 +365,41 @@ func revokeKeyTx(ctx context.Context, tx *sql.Tx, appID, keyID string, now int64
 // appKey returns the application's collection and data key, from memory when
 // possible. ENOTFOUND when the application does not exist or its data key
 // has been destroyed.
+//
+// On PostgreSQL another replica may have destroyed or replaced the key (an
+// application or organization deleted, an organization restored with new
+// keys): the stored key is read every time, and the cache only saves
+// unsealing it again.
 func (db *DB) appKey(ctx context.Context, appID string) (appKey, error) {
 	db.mu.RLock()
 	ak, ok := db.apps[appID]
 	db.mu.RUnlock()
-	if ok {
+	if ok && !db.postgres {
 		return ak, nil
 	}
+	var col string
 	var wrapped []byte
 	err := db.r.QueryRowContext(ctx, `SELECT collection_id, data_key_wrapped FROM applications WHERE id = ?`, appID).
-		Scan(&ak.collection, &wrapped)
+		Scan(&col, &wrapped)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && wrapped == nil) {
 		return appKey{}, likeness.Errorf(likeness.ENOTFOUND, "Application not found.")
 	}
 	if err != nil {
 		return appKey{}, fmt.Errorf("sqlite: application key: %w", err)
 	}
+	if ok && bytes.Equal(ak.wrapped, wrapped) {
+		return ak, nil
+	}
+	ak = appKey{collection: col, wrapped: wrapped}
 	if ak.key, err = crypt.Open(db.master, wrapped, dataKeyAAD(appID)); err != nil {
 		return appKey{}, fmt.Errorf("sqlite: application %s data key: %w", appID, err)
 	}
 	db.mu.Lock()
-	if cur, ok := db.apps[appID]; ok { // loaded concurrently
+	if cur, ok := db.apps[appID]; ok && bytes.Equal(cur.wrapped, wrapped) { // loaded concurrently
 		clear(ak.key)
 		ak = cur
 	} else {
+		// A replaced key is not cleared: a caller may still hold it.
 		db.apps[appID] = ak
 	}
 	db.mu.Unlock()

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"github.com/likeness/likeness/store/pgtest"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -109,6 +110,9 @@ func TestPendingConsent(t *testing.T) {
 // fails but erasing a face, by ID or external ID, and discarding a consent
 // record still work.
 func TestErasureOnAFullDisk(t *testing.T) {
+	if pgtest.Enabled() {
+		t.Skip("SQLite file store only: PostgreSQL manages its own space")
+	}
 	ctx := context.Background()
 	db := OpenTest(t)
 	app, _, err := db.CreateApp(ctx, likeness.AppCreate{Name: "Shop", Origins: []string{"https://shop.example"},

@@ -445,7 +445,8 @@ func (db *DB) RevokeSession(ctx context.Context, sid string, until time.Time) er
 			return fmt.Errorf("sqlite: revoke session: %w", err)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO revoked_sessions (sid, expires_at) VALUES (?, ?)
-			ON CONFLICT (sid) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`, sid, ms(until))
+			ON CONFLICT (sid) DO UPDATE SET expires_at = CASE WHEN excluded.expires_at > revoked_sessions.expires_at
+				THEN excluded.expires_at ELSE revoked_sessions.expires_at END`, sid, ms(until))
 		if err != nil {
 			return fmt.Errorf("sqlite: revoke session: %w", err)
 		}
@@ -499,7 +500,7 @@ func (db *DB) RecordOutcome(ctx context.Context, appID, op, outcome string) erro
 	day := db.nowTime().Unix() / 86400
 	err := db.update(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO outcome_counts (app_id, day, kind, outcome, count) VALUES (?, ?, ?, ?, 1)
-			ON CONFLICT (app_id, day, kind, outcome) DO UPDATE SET count = count + 1`, appID, day, op, outcome)
+			ON CONFLICT (app_id, day, kind, outcome) DO UPDATE SET count = outcome_counts.count + 1`, appID, day, op, outcome)
 		return err
 	})
 	if isForeignKeyViolation(err) {

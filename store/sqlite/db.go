@@ -5,6 +5,12 @@
 //
 // Writes go through a single connection, one transaction at a time; reads use
 // a pool of read-only connections (WAL mode lets them run beside the writer).
+//
+// The same code also runs on PostgreSQL (OpenPostgres, postgres.go), so that
+// several servers can share one database: the SQL is written once, in
+// SQLite's placeholders, and the few differences are in dialect and in the
+// two migration directories (migrations, migrations_postgres), which hold
+// the same file names. See docs/storage.md.
 package sqlite
 
 import (
@@ -33,7 +39,7 @@ import (
 	"github.com/likeness/likeness/store/vecindex"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations_postgres/*.sql
 var migrations embed.FS
 
 // busyTimeout is how long a connection waits for a lock before SQLITE_BUSY.
@@ -59,27 +65,35 @@ type Options struct {
 	Hashing *crypt.Pool
 	// MustExist makes Open fail, creating nothing, when the database file
 	// does not exist yet: commands that only read must never create.
+	// On PostgreSQL: fail, creating nothing, when the database has no
+	// Likeness schema yet.
 	MustExist bool
 	// Exclusive takes an exclusive lock on the database's directory for as
 	// long as the store is open; Open fails with ErrLocked while another
 	// process (or another DB) holds it. Servers set it: two servers on one
 	// directory would let their in-memory vector indexes drift apart.
+	// SQLite only: PostgreSQL replicas share their database.
 	Exclusive bool
+	// FeedInterval is how often a PostgreSQL store with the in-process
+	// vector index reads the other replicas' enrollments and erasures from
+	// vector_feed; 0 means 250ms. Unused on SQLite.
+	FeedInterval time.Duration
 }
 
 // ErrLocked is returned by Open when another process has the data
 // directory open exclusively.
 var ErrLocked = errors.New("the data directory is in use by another Likeness server")
 
-// DB is the embedded store. It is safe for concurrent use.
+// DB is the store, on SQLite or PostgreSQL. It is safe for concurrent use.
 type DB struct {
-	lock   *os.File // the directory lock (Options.Exclusive), released by Close
-	path   string
-	w      *sql.DB // the single writer connection
-	r      *sql.DB // read-only connections
-	wmu    sync.Mutex
-	now    func() time.Time
-	master []byte
+	dialect          // what differs on PostgreSQL (postgres.go)
+	lock    *os.File // the directory lock (Options.Exclusive), released by Close
+	path    string   // the database file; for PostgreSQL its URL without password
+	w       *sql.DB  // the single writer connection (PostgreSQL: a small pool, one writer at a time)
+	r       *sql.DB  // read-only connections
+	wmu     sync.Mutex
+	now     func() time.Time
+	master  []byte
 	// auditKey is the HMAC key of the audit chain, derived from the master key.
 	auditKey []byte
 	index    *indexer    // the vector index (vectors.go)
@@ -92,6 +106,7 @@ type DB struct {
 	sigKeys map[string]*ecdsa.PrivateKey // unsealed signing keys by key ID
 
 	outbox outbox // webhook outbox wake-up (outbox.go)
+	feed   feed   // other replicas' vector changes (feed.go)
 }
 
 var (
@@ -104,14 +119,14 @@ var (
 // the one the database was made with, and loads every application's
 // templates into the vector index.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if IsPostgresURL(path) {
+		return OpenPostgres(ctx, path, opts)
+	}
 	if len(opts.MasterKey) != crypt.KeySize {
 		return nil, fmt.Errorf("sqlite: master key must be %d bytes", crypt.KeySize)
 	}
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: %q is not a plain file path", path)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	if opts.MustExist {
 		fi, err := os.Stat(path)
@@ -134,15 +149,34 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 			return nil, err
 		}
 	}
-	ak, err := auditKey(opts.MasterKey)
+	db, err := newDB(path, opts)
 	if err != nil {
 		if lock != nil {
 			lock.Close()
 		}
 		return nil, err
 	}
+	db.lock = lock
+	if err := db.open(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// newDB makes a DB with no connections yet.
+func newDB(path string, opts Options) (*DB, error) {
+	if len(opts.MasterKey) != crypt.KeySize {
+		return nil, fmt.Errorf("store: master key must be %d bytes", crypt.KeySize)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ak, err := auditKey(opts.MasterKey)
+	if err != nil {
+		return nil, err
+	}
 	db := &DB{
-		lock:     lock,
 		path:     path,
 		now:      opts.Now,
 		auditKey: ak,
@@ -157,10 +191,6 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	db.index = newIndexer(db, opts.Index, opts.Logger)
-	if err := db.open(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
 	return db, nil
 }
 
@@ -223,6 +253,7 @@ func createFile(path string) error {
 // Close closes the database and overwrites the keys and templates it holds
 // in memory. It is safe to call more than once.
 func (db *DB) Close() error {
+	db.stopFeed()
 	var errs []error
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
@@ -253,14 +284,18 @@ func (db *DB) Index() *vecindex.Index { return db.index.embedded }
 // migrate applies, in file-name order, each embedded migration not yet
 // recorded in schema_migrations, each in its own transaction.
 func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	q := `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at INTEGER NOT NULL
-	) STRICT`); err != nil {
+	) STRICT`
+	if db.postgres {
+		q = strings.ReplaceAll(strings.TrimSuffix(q, " STRICT"), "INTEGER", "BIGINT")
+	}
+	if _, err := db.w.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("sqlite: migrations table: %w", err)
 	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	names, err := fs.Glob(migrations, db.migrationDir()+"/*.sql")
 	if err != nil {
 		return err
 	}
@@ -303,6 +338,15 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// migrationDir is the embedded directory of the dialect's migrations: the
+// same file names in both, each written for its database.
+func (db *DB) migrationDir() string {
+	if db.postgres {
+		return "migrations_postgres"
+	}
+	return "migrations"
+}
+
 // checkMasterKey stores, on first use, a value sealed by the master key, and
 // later refuses a master key that cannot open it.
 func (db *DB) checkMasterKey(ctx context.Context) error {
@@ -336,11 +380,19 @@ func (db *DB) update(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return db.updateLocked(ctx, fn)
 }
 
-// updateLocked runs fn in a write transaction; the caller holds db.wmu.
+// updateLocked runs fn in a write transaction; the caller holds db.wmu. On
+// PostgreSQL the transaction first takes the writer lock shared by every
+// replica (postgres.go).
 func (db *DB) updateLocked(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fullError(fmt.Errorf("sqlite: begin: %w", err))
+	}
+	if db.postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, writerLock); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("postgres: writer lock: %w", err)
+		}
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
@@ -366,6 +418,9 @@ func fullError(err error) error {
 // that erased data does not linger in old WAL frames. Best effort: a busy
 // database is checkpointed later by SQLite itself. The caller holds db.wmu.
 func (db *DB) checkpoint(ctx context.Context) {
+	if db.postgres {
+		return
+	}
 	_, _ = db.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 }
 
@@ -397,10 +452,13 @@ func sqliteCode(err error) int {
 }
 
 func isUniqueViolation(err error) bool {
+	if pgCode(err) == "23505" { // unique_violation
+		return true
+	}
 	c := sqliteCode(err)
 	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
 func isForeignKeyViolation(err error) bool {
-	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY || pgCode(err) == "23503" // foreign_key_violation
 }

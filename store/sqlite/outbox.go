@@ -281,7 +281,7 @@ func (db *DB) ClaimWebhookTasks(ctx context.Context, now, leaseUntil time.Time, 
 			JOIN webhook_events e ON e.id = d.event_id
 			JOIN webhook_endpoints p ON p.id = d.endpoint_id
 			WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND p.enabled = 1
-			ORDER BY d.next_attempt_at, d.id LIMIT ?`, ms(now), limit)
+			ORDER BY d.next_attempt_at, d.id LIMIT ?`+db.skipLocked("d"), ms(now), limit)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim webhooks: %w", err)
 		}

@@ -28,6 +28,9 @@ func (db *DB) reservePath() string { return db.path + ".reserve" }
 // is missing. Best effort: on a full disk it stays missing until a later
 // call succeeds.
 func (db *DB) ensureReserve(ctx context.Context) {
+	if db.postgres {
+		return // PostgreSQL manages its own space
+	}
 	if _, err := os.Stat(db.reservePath()); errors.Is(err, os.ErrNotExist) {
 		if f, err := os.OpenFile(db.reservePath(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
 			err := allocate(f, reserveFileSize)
@@ -53,7 +56,8 @@ func (db *DB) ensureReserve(ctx context.Context) {
 
 // isFull reports whether err says the disk or the database is full.
 func isFull(err error) bool {
-	return err != nil && (sqliteCode(err)&0xff == sqlite3.SQLITE_FULL || errors.Is(err, syscall.ENOSPC))
+	return err != nil && (sqliteCode(err)&0xff == sqlite3.SQLITE_FULL || errors.Is(err, syscall.ENOSPC) ||
+		pgCode(err) == "53100") // disk_full
 }
 
 // eraseLocked runs an erasure transaction; the caller holds db.wmu. When

@@ -30,7 +30,7 @@ func (db *DB) SigningKey(ctx context.Context) (*ecdsa.PrivateKey, string, error)
 	err := db.r.QueryRowContext(ctx, `SELECT kid, private_key_sealed FROM signing_keys
 		WHERE retired_at IS NULL AND alg = 'ES256' ORDER BY created_at DESC, kid LIMIT 1`).Scan(&kid, &sealed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return db.newSigningKey(ctx, false)
+		return db.newSigningKey(ctx, false, 0)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: signing key: %w", err)
@@ -73,7 +73,11 @@ func (db *DB) unsealSigningKey(kid string, sealed []byte) (*ecdsa.PrivateKey, er
 // that signed until now are retired (they stay published for
 // likeness.KeyGrace) and the rotation is audited; without it, a key is made
 // only when there is no current key (another caller may have made one).
-func (db *DB) newSigningKey(ctx context.Context, rotate bool) (*ecdsa.PrivateKey, string, error) {
+//
+// With rotate and olderThan > 0, the rotation happens only if the current
+// key is at least olderThan old when the transaction runs: replicas that
+// all found the key old rotate it once.
+func (db *DB) newSigningKey(ctx context.Context, rotate bool, olderThan time.Duration) (*ecdsa.PrivateKey, string, error) {
 	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: signing key: %w", err)
@@ -115,6 +119,16 @@ func (db *DB) newSigningKey(ctx context.Context, rotate bool) (*ecdsa.PrivateKey
 			current = old[0]
 			return nil
 		}
+		if rotate && olderThan > 0 && len(old) > 0 {
+			var newest int64
+			if err := tx.QueryRowContext(ctx, `SELECT created_at FROM signing_keys WHERE kid = ?`, old[0]).Scan(&newest); err != nil {
+				return err
+			}
+			if db.now().Sub(fromMS(newest)) < olderThan {
+				current = old[0] // rotated meanwhile by another server
+				return nil
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL`, now); err != nil {
 			return fmt.Errorf("sqlite: signing key: %w", err)
 		}
@@ -148,22 +162,29 @@ func (db *DB) newSigningKey(ctx context.Context, rotate bool) (*ecdsa.PrivateKey
 // it signed has expired (likeness.KeyGrace), then PurgeSigningKeys removes
 // it. Audited as signing_key.rotated. It returns the new key ID.
 func (db *DB) RotateSigningKey(ctx context.Context) (string, error) {
-	_, kid, err := db.newSigningKey(ctx, true)
+	_, kid, err := db.newSigningKey(ctx, true, 0)
 	return kid, err
 }
 
 // RotateSigningKeyIfOlder rotates the signing key when the current one was
-// made maxAge ago or longer (or there is none). It reports whether it did.
+// made maxAge ago or longer (or there is none). It reports whether the
+// current key changed (here, or meanwhile on another server: replicas that
+// find the key old at once rotate it once).
 func (db *DB) RotateSigningKeyIfOlder(ctx context.Context, maxAge time.Duration) (string, bool, error) {
 	var c sql.NullInt64
-	if err := db.r.QueryRowContext(ctx, `SELECT max(created_at) FROM signing_keys WHERE retired_at IS NULL`).Scan(&c); err != nil {
+	var cur sql.NullString
+	if err := db.r.QueryRowContext(ctx, `SELECT created_at, kid FROM signing_keys WHERE retired_at IS NULL
+		ORDER BY created_at DESC, kid LIMIT 1`).Scan(&c, &cur); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", false, fmt.Errorf("sqlite: signing key: %w", err)
 	}
 	if c.Valid && db.now().Sub(fromMS(c.Int64)) < maxAge {
 		return "", false, nil
 	}
-	kid, err := db.RotateSigningKey(ctx)
-	return kid, err == nil, err
+	_, kid, err := db.newSigningKey(ctx, true, maxAge)
+	if err != nil {
+		return "", false, err
+	}
+	return kid, kid != cur.String, nil
 }
 
 // VerificationKeys returns the public keys that verify tokens: the current

@@ -22,11 +22,24 @@ import (
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/crypt"
+	"github.com/likeness/likeness/store/pgtest"
 	"github.com/likeness/likeness/store/sqlite"
 	"github.com/likeness/likeness/store/vecindex"
 )
 
 var ctx = context.Background()
+
+// TestMain runs every test on SQLite, then on PostgreSQL (store/pgtest).
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// sqliteOnly skips a test of what only the SQLite file store has (its
+// file, its directory lock, its full-disk reserve).
+func sqliteOnly(t *testing.T) {
+	t.Helper()
+	if pgtest.Enabled() {
+		t.Skip("SQLite file store only")
+	}
+}
 
 // clock is a settable clock for Options.Now.
 type clock struct{ t atomic.Int64 }
@@ -52,7 +65,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{path: filepath.Join(t.TempDir(), "data", "likeness.db"), key: key, clock: newClock()}
+	return &fixture{path: sqlite.TestTarget(t), key: key, clock: newClock()}
 }
 
 func (f *fixture) open(t *testing.T) *sqlite.DB {
@@ -66,9 +79,13 @@ func (f *fixture) open(t *testing.T) *sqlite.DB {
 }
 
 // fileBytes returns the database file and its WAL, as an attacker with a
-// copy of the data directory would see them.
+// copy of the data directory would see them; on PostgreSQL, every value of
+// every table, as someone with a dump of the database would.
 func (f *fixture) fileBytes(t *testing.T) []byte {
 	t.Helper()
+	if pgtest.Enabled() {
+		return f.dump(t)
+	}
 	var all []byte
 	for _, p := range []string{f.path, f.path + "-wal", f.path + "-journal"} {
 		b, err := os.ReadFile(p)
@@ -80,15 +97,55 @@ func (f *fixture) fileBytes(t *testing.T) []byte {
 	return all
 }
 
-// raw opens the file directly, bypassing the store.
-func (f *fixture) raw(t *testing.T) *sql.DB {
+// dump returns every value of every table of a PostgreSQL database.
+func (f *fixture) dump(t *testing.T) []byte {
 	t.Helper()
-	r, err := sql.Open("sqlite", f.path+"?_pragma=busy_timeout(10000)")
+	raw := f.raw(t)
+	var tables []string
+	rows, err := raw.Query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		tables = append(tables, n)
+	}
+	rows.Close()
+	var all []byte
+	for _, tb := range tables {
+		rows, err := raw.Query(`SELECT * FROM ` + tb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vals {
+				if b, ok := v.([]byte); ok {
+					all = append(all, b...)
+				} else {
+					all = fmt.Append(all, v)
+				}
+				all = append(all, 0)
+			}
+		}
+		rows.Close()
+	}
+	return all
+}
+
+// raw opens the database directly, bypassing the store.
+func (f *fixture) raw(t *testing.T) *sql.DB {
+	t.Helper()
+	return sqlite.OpenRawForTest(t, f.path)
 }
 
 func wantCode(t *testing.T, err error, code string) {
@@ -661,8 +718,17 @@ func TestOpenRefusals(t *testing.T) {
 		{"wrong master key", f.path, other, "master key does not match"},
 		{"short master key", f.path, other[:16], "master key must be"},
 		{"no master key", f.path, nil, "master key must be"},
-		{"memory database", ":memory:", other, "not a plain file path"},
-		{"URI", "file:x.db?mode=ro", other, "not a plain file path"},
+	}
+	if !pgtest.Enabled() {
+		tests = append(tests, []struct {
+			name string
+			path string
+			key  []byte
+			want string
+		}{
+			{"memory database", ":memory:", other, "not a plain file path"},
+			{"URI", "file:x.db?mode=ro", other, "not a plain file path"},
+		}...)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -679,6 +745,7 @@ func TestOpenRefusals(t *testing.T) {
 }
 
 func TestFilePermissions(t *testing.T) {
+	sqliteOnly(t)
 	f := newFixture(t)
 	db := f.open(t)
 	app, _ := mustApp(t, db, "A")

@@ -8,19 +8,24 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/crypt"
+	"github.com/likeness/likeness/store/pgtest"
 )
 
-// OpenTest opens a fresh database in tb.TempDir() with a random master key
-// and the real clock, and closes it when the test ends.
+// OpenTest opens a fresh database with a random master key and the real
+// clock, and closes it when the test ends: a file in tb.TempDir(), or, in
+// the run of the tests on PostgreSQL (pgtest.Main), a new database.
 func OpenTest(tb testing.TB) *DB {
 	tb.Helper()
 	key, err := crypt.NewDataKey()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	db, err := Open(context.Background(), filepath.Join(tb.TempDir(), "likeness.db"), Options{MasterKey: key})
+	db, err := Open(context.Background(), TestTarget(tb), Options{MasterKey: key})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -30,6 +35,39 @@ func OpenTest(tb testing.TB) *DB {
 		}
 	})
 	return db
+}
+
+// TestTarget returns where a test's fresh database is: a file path in
+// tb.TempDir(), or in the run of the tests on PostgreSQL the URL of a new
+// database. Pass it to Open.
+func TestTarget(tb testing.TB) string {
+	tb.Helper()
+	if pgtest.Enabled() {
+		return pgtest.NewDatabase(tb)
+	}
+	return filepath.Join(tb.TempDir(), "data", "likeness.db")
+}
+
+// OpenRawForTest opens the database at target (a file path or a
+// PostgreSQL URL) directly, bypassing the store, for tests that tamper
+// with it; on PostgreSQL it takes SQLite's placeholders, as the store does.
+func OpenRawForTest(tb testing.TB, target string) *sql.DB {
+	tb.Helper()
+	var raw *sql.DB
+	if IsPostgresURL(target) {
+		cfg, err := pgx.ParseConfig(target)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		raw = sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)})
+	} else {
+		var err error
+		if raw, err = sql.Open("sqlite", target+"?_pragma=busy_timeout(10000)"); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	tb.Cleanup(func() { raw.Close() })
+	return raw
 }
 
 // FillForTest makes the database full for tests of a full disk: the writer

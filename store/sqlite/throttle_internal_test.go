@@ -19,24 +19,6 @@ var (
 	testPause = likeness.ThrottleRule{Purpose: "signin", Free: 3, Base: time.Second, Ceiling: 15 * time.Minute, Forget: 24 * time.Hour}
 )
 
-// openReplicas opens the same database file twice, as two servers would.
-func openReplicas(t *testing.T) (*DB, *DB) {
-	t.Helper()
-	key, err := crypt.NewDataKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "likeness.db")
-	var dbs [2]*DB
-	for i := range dbs {
-		if dbs[i], err = Open(context.Background(), path, Options{MasterKey: key}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { dbs[i].Close() })
-	}
-	return dbs[0], dbs[1]
-}
-
 // TestThrottleAcrossReplicas: failures recorded through one server block
 // the key on the other; purposes and keys are separate; a success forgets.
 func TestThrottleAcrossReplicas(t *testing.T) {

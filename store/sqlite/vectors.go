@@ -134,8 +134,7 @@ func (x *indexer) Add(collection, id string, v []float32) error {
 	}
 	x.log.Warn("vector index: add failed; journaled for retry", "collection", collection, "facial_id", id, "err", err)
 	if jerr := x.db.updateLocked(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO vector_journal (collection_id, facial_id, op)
-			VALUES (?, ?, 'add')`, collection, id)
+		_, err := tx.ExecContext(ctx, x.db.journalSQL("add"), collection, id)
 		return err
 	}); jerr != nil {
 		x.log.Error("vector index: journal failed; run `likeness index rebuild`", "collection", collection, "err", jerr)
@@ -348,6 +347,16 @@ func (db *DB) loadAll(ctx context.Context, cols map[string]string) error {
 		}
 		rows.Close()
 	}
+	if db.postgres {
+		// No rowid ranges: one reader per application, one decrypting
+		// worker per core (loadTemplates).
+		for col, appID := range cols {
+			if err := db.loadTemplates(ctx, appID, col, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	var last int64
 	if err := db.r.QueryRowContext(ctx, `SELECT coalesce(max(rowid), 0) FROM faces`).Scan(&last); err != nil {
 		return fmt.Errorf("sqlite: load index: %w", err)
@@ -530,6 +539,17 @@ func (db *DB) addSealed(ctx context.Context, appID, collection string, key []byt
 	return nil
 }
 
+// journalSQL is the statement that journals op (with a new seq, replacing
+// the face's row if any) for a collection and a Facial ID.
+func (db *DB) journalSQL(op string) string {
+	if db.postgres {
+		return `INSERT INTO vector_journal (collection_id, facial_id, op) VALUES (?, ?, '` + op + `')
+			ON CONFLICT (collection_id, facial_id) DO UPDATE
+			SET op = excluded.op, seq = nextval(pg_get_serial_sequence('vector_journal', 'seq'))`
+	}
+	return `INSERT OR REPLACE INTO vector_journal (collection_id, facial_id, op) VALUES (?, ?, '` + op + `')`
+}
+
 // journalRow is one row of vector_journal.
 type journalRow struct {
 	seq        int64
@@ -638,10 +658,17 @@ func (db *DB) SyncIndex(ctx context.Context) error {
 // CompactIndex makes the journaled removals physical: for each collection
 // with some, it compacts the index (for Weaviate, the collection moves to a
 // fresh tenant under a new key and the old tenant's files are deleted) and
-// then clears the removals it covered. It does not hold the writer lock
+// then clears the removals it covered. With several replicas on PostgreSQL
+// one of them compacts at a time. It does not hold the writer lock
 // while the index compacts: writes go on meanwhile, and removals made
 // during the compaction stay journaled for the next one.
 func (db *DB) CompactIndex(ctx context.Context) error {
+	_, err := db.tryMaintenance(ctx, func() error { return db.compactIndex(ctx) })
+	return err
+}
+
+// compactIndex is CompactIndex on one replica at a time.
+func (db *DB) compactIndex(ctx context.Context) error {
 	if err := db.SyncIndex(ctx); err != nil {
 		return err
 	}
@@ -764,8 +791,7 @@ func (db *DB) rebuildCollection(ctx context.Context, rep *IndexReport, col, appI
 		// Journal them so that CompactIndex erases them physically.
 		if err := db.updateLocked(ctx, func(tx *sql.Tx) error {
 			for _, id := range extra {
-				if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO vector_journal (collection_id, facial_id, op)
-					VALUES (?, ?, 'remove')`, col, id); err != nil {
+				if _, err := tx.ExecContext(ctx, db.journalSQL("remove"), col, id); err != nil {
 					return err
 				}
 			}
