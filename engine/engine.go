@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -71,6 +73,7 @@ type Engine struct {
 	workers chan *worker
 	all     []*worker
 	once    sync.Once
+	work    atomic.Int64 // nanoseconds workers spent on analyses (WorkTime)
 }
 
 // worker is the preallocated tensors one analysis uses.
@@ -194,7 +197,10 @@ func (e *Engine) Workers() int { return e.cfg.Workers }
 // Decode decodes an image with the engine's limits.
 func (e *Engine) Decode(data []byte) (*Image, error) { return Decode(data, e.cfg.Limits) }
 
-// acquire takes a worker, waiting until one is free or ctx ends.
+// acquire takes a worker, waiting until one is free or ctx ends. Waiters
+// are served in the order they came (a channel's receive queue is FIFO), so
+// callers that each have one analysis outstanding — a widget session
+// analyses one frame at a time — share the workers round-robin.
 func (e *Engine) acquire(ctx context.Context) (*worker, error) {
 	select {
 	case w := <-e.workers:
@@ -204,9 +210,17 @@ func (e *Engine) acquire(ctx context.Context) (*worker, error) {
 	}
 }
 
-// Busy reports whether every worker is in use; callers that drop work under
-// load (live video) use it to skip a frame instead of queueing.
-func (e *Engine) Busy() bool { return len(e.workers) == 0 }
+// release returns a worker taken at start and counts the time it was held.
+func (e *Engine) release(w *worker, start time.Time) {
+	e.work.Add(int64(time.Since(start)))
+	e.workers <- w
+}
+
+// WorkTime returns the time workers have spent on analyses since New, all
+// workers added up: its growth per analysed frame is what a frame costs
+// the engine, queueing left out (the server's admission control measures
+// the engine's capacity with it).
+func (e *Engine) WorkTime() time.Duration { return time.Duration(e.work.Load()) }
 
 // Analyze finds the faces in img, largest first, with landmarks and quality
 // for each, and the stages in want for the largest (or every face with
@@ -219,7 +233,7 @@ func (e *Engine) Analyze(ctx context.Context, img *Image, want Want) ([]Face, er
 	if err != nil {
 		return nil, err
 	}
-	defer func() { e.workers <- w }()
+	defer e.release(w, time.Now())
 	p := newPyramid(img)
 	faces, err := e.detect(w, p)
 	if err != nil {
@@ -234,6 +248,22 @@ func (e *Engine) Analyze(ctx context.Context, img *Image, want Want) ([]Face, er
 		}
 	}
 	return faces, nil
+}
+
+// Describe runs the stages in want on f, one face that Analyze found in
+// img with fewer stages (detection, landmarks and quality only, say): a
+// caller that decides from the cheap stages whether a frame is worth the
+// embedding and liveness models runs them afterwards, once, on that face.
+func (e *Engine) Describe(ctx context.Context, img *Image, f *Face, want Want) error {
+	if img == nil || f == nil {
+		return likeness.Errorf(likeness.EINVALID, "No face to describe.")
+	}
+	w, err := e.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.release(w, time.Now())
+	return e.describe(w, newPyramid(img), f, want)
 }
 
 // detect runs the detector and the landmark model, and keeps the detections

@@ -27,7 +27,12 @@ import (
 type Engine interface {
 	Decode(data []byte) (*engine.Image, error)
 	Analyze(ctx context.Context, img *engine.Image, want engine.Want) ([]engine.Face, error)
+	Describe(ctx context.Context, img *engine.Image, f *engine.Face, want engine.Want) error
 	Workers() int
+	// WorkTime is the time the engine's workers have spent on analyses
+	// (engine.Engine.WorkTime): the admission control's measure of a
+	// frame's cost.
+	WorkTime() time.Duration
 }
 
 // Config wires a Server. Apps, Consent, Faces, Keys and Engine are required.
@@ -133,6 +138,7 @@ type Server struct {
 	sessMu   sync.Mutex     // orders sessions.Add against Shutdown's Wait
 	closing  bool           // Shutdown began: no new session
 	slots    *sessionSlots  // running widget sessions per application and client address
+	capacity *capacity      // the engine's measured capacity in sessions (admission)
 	limits   *keyLimits     // per API key
 	sessLim  *sessionLimits // widget sessions per IP and per application
 	padLim   *padLimits     // failed liveness checks per IP and application
@@ -166,6 +172,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.signer = &signer{ctx: s.base, keys: cfg.Keys, issuer: cfg.PublicURL, now: cfg.Now}
 	s.slots = newSessionSlots(s.lim.MaxSessions, s.lim.MaxSessionsPerIP)
+	s.capacity = newCapacity(cfg.Engine.Workers(), s.lim.MaxFPS, cfg.Engine.WorkTime, time.Now)
 	s.limits = newKeyLimits(s.lim.APIRate, s.lim.APIBurst, cfg.Now)
 	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}
 	s.padLim = newPadLimits(cfg.Now)

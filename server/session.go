@@ -139,6 +139,7 @@ func (ss *session) run() {
 
 	ss.log.Info("session started")
 	res, f := ss.loop(ctx, ctrl, frames, readErr)
+	ss.s.capacity.sessionDone(ss.s.cfg.Now().Sub(ss.start))
 	switch {
 	case f != nil:
 		ss.log.Info("session failed", "code", int(f.code), "reason", f.msg, "err", f.err,
