@@ -243,7 +243,7 @@ func (e *Engine) Analyze(ctx context.Context, img *Image, want Want) ([]Face, er
 		if i > 0 && want&WantAllFaces == 0 {
 			break
 		}
-		if err := e.describe(w, p, &faces[i], want); err != nil {
+		if err := e.describe(w, p, &faces[i], want, true); err != nil {
 			return nil, err
 		}
 	}
@@ -263,7 +263,7 @@ func (e *Engine) Describe(ctx context.Context, img *Image, f *Face, want Want) e
 		return err
 	}
 	defer e.release(w, time.Now())
-	return e.describe(w, newPyramid(img), f, want)
+	return e.describe(w, newPyramid(img), f, want, false) // Analyze measured the quality
 }
 
 // detect runs the detector and the landmark model, and keeps the detections
@@ -327,19 +327,23 @@ func (e *Engine) landmarks(w *worker, p *pyramid, f *Face) error {
 	return nil
 }
 
-// describe runs alignment, embedding and the optional stages on one face.
-func (e *Engine) describe(w *worker, p *pyramid, f *Face, want Want) error {
+// describe runs alignment, embedding and the optional stages on one face,
+// and measures the aligned face's quality when quality is set.
+func (e *Engine) describe(w *worker, p *pyramid, f *Face, want Want, quality bool) error {
 	img := p.base()
 	// The aligned face is needed for quality even without an embedding.
-	align := similarity(f.Landmarks.Five(), arcfaceRef)
 	in := w.feat.in.GetData()
-	p.sample(in, alignSize, alignSize, align, layoutRGB, 127.5, 1.0/128, 0)
-	grey := make([]float32, alignSize*alignSize)
-	n := alignSize * alignSize
-	for i := range grey {
-		grey[i] = luma(in[i]*128+127.5, in[n+i]*128+127.5, in[2*n+i]*128+127.5)
+	if quality || want&(WantEmbedding|WantAge) != 0 {
+		p.sample(in, alignSize, alignSize, similarity(f.Landmarks.Five(), arcfaceRef), layoutRGB, 127.5, 1.0/128, 0)
 	}
-	f.Quality.Sharpness, f.Quality.Brightness = sharpBright(grey, alignSize)
+	if quality {
+		grey := make([]float32, alignSize*alignSize)
+		n := alignSize * alignSize
+		for i := range grey {
+			grey[i] = luma(in[i]*128+127.5, in[n+i]*128+127.5, in[2*n+i]*128+127.5)
+		}
+		f.Quality.Sharpness, f.Quality.Brightness = sharpBright(grey, alignSize)
+	}
 	var emb []float32
 	if want&(WantEmbedding|WantAge) != 0 {
 		if err := e.feat.run(w.feat); err != nil {
