@@ -1,15 +1,25 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/jpeg"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/likeness/likeness"
+	"github.com/likeness/likeness/engine"
 )
 
 func TestServableSessions(t *testing.T) {
@@ -209,4 +219,78 @@ func (h *harness) check() checkReply {
 		_ = json.Unmarshal(b, &r.body)
 	}
 	return r
+}
+
+// countingEngine is the real engine, counting the Describe calls (the
+// embedding and liveness models) a session makes.
+type countingEngine struct {
+	*engine.Engine
+	describes atomic.Int64
+}
+
+func (c *countingEngine) Describe(ctx context.Context, img *engine.Image, f *engine.Face, want engine.Want) error {
+	c.describes.Add(1)
+	return c.Engine.Describe(ctx, img, f, want)
+}
+
+// TestModelsRunOnlyOnUsableFrames: frames that only earn guidance (the face
+// too small here) get detection and landmarks but never the embedding or
+// liveness models; each usable frame gets them exactly once.
+func TestModelsRunOnlyOnUsableFrames(t *testing.T) {
+	ce := &countingEngine{Engine: testEngine(t)}
+	h := newHarness(t, Limits{}, func(c *Config) { c.Engine = ce })
+	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
+	far := farFrame(t, live[0])
+
+	a, _, err := h.dial(opAuthenticate, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.begin(opAuthenticate, nil)
+	for range 4 {
+		if err := a.conn.WriteMessage(websocket.BinaryMessage, far); err != nil {
+			t.Fatal(err)
+		}
+		if m := a.recv(); m["type"] != "guide" || m["hint"] == "hold_still" {
+			t.Fatalf("a far face: %v, want guidance to come closer", m)
+		}
+	}
+	if n := ce.describes.Load(); n != 0 {
+		t.Fatalf("%d frames that only earned guidance ran the models", n)
+	}
+	for i := range 3 {
+		time.Sleep(cameraInterval)
+		if err := a.conn.WriteMessage(websocket.BinaryMessage, live[i]); err != nil {
+			t.Fatal(err)
+		}
+		if m := a.recv(); m["type"] != "guide" || m["hint"] != "hold_still" {
+			t.Fatalf("a usable frame: %v, want hold_still", m)
+		}
+	}
+	if n := ce.describes.Load(); n != 3 {
+		t.Fatalf("3 usable frames ran the models %d times, want 3", n)
+	}
+}
+
+// farFrame is frame shrunk to a third in the middle of a grey 640×480
+// picture: a person too far from the camera.
+func farFrame(t *testing.T, frame []byte) []byte {
+	t.Helper()
+	src, err := jpeg.Decode(bytes.NewReader(frame))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	draw.Draw(dst, dst.Bounds(), image.NewUniform(color.Gray{128}), image.Point{}, draw.Src)
+	b := src.Bounds()
+	for y := 0; y < b.Dy()/3; y++ {
+		for x := 0; x < b.Dx()/3; x++ {
+			dst.Set(640/3+x, 480/3+y, src.At(b.Min.X+3*x, b.Min.Y+3*y))
+		}
+	}
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, dst, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
