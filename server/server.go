@@ -172,7 +172,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.signer = &signer{ctx: s.base, keys: cfg.Keys, issuer: cfg.PublicURL, now: cfg.Now}
 	s.slots = newSessionSlots(s.lim.MaxSessions, s.lim.MaxSessionsPerIP)
-	s.capacity = newCapacity(cfg.Engine.Workers(), s.lim.MaxFPS, cfg.Engine.WorkTime, time.Now)
+	s.capacity = newCapacity(cfg.Engine.Workers(), s.lim.MaxFPS, cfg.Engine.WorkTime, cfg.Now)
 	s.limits = newKeyLimits(s.lim.APIRate, s.lim.APIBurst, cfg.Now)
 	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}
 	s.padLim = newPadLimits(cfg.Now)
