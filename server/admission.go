@@ -9,12 +9,13 @@ import (
 // Admission control from the engine's measured capacity. A widget session
 // sends up to MaxFPS frames a second and each is answered before the next
 // is looked at; the engine, with W workers and a frame costing c of worker
-// time, answers W/c frames a second. A new session is admitted only while
-// the sessions already admitted, at their full frame rate, leave room for
-// it (servableSessions): past that point every frame would wait longer and
-// every session's decision would be late. The refused session gets
-// TOO_MANY_REQUESTS (15) at once with a retry hint, and the admitted ones
-// keep their pace.
+// time, answers W/c frames a second, shared round-robin between sessions
+// (engine.Engine.acquire). A session decides in time when it is answered
+// at DecisionFPS. A new session is admitted only while the sessions already
+// admitted, each at DecisionFPS, leave room for it (servableSessions): past
+// that point every session would be answered more slowly and every
+// decision would be late. The refused session gets TOO_MANY_REQUESTS (15)
+// at once with a retry hint, and the admitted ones keep their pace.
 const (
 	// capacityWindow is how often the cost of a frame is measured again.
 	capacityWindow = time.Second

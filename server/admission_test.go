@@ -127,7 +127,7 @@ func TestCapacityMeasuresCostPerFrame(t *testing.T) {
 func TestShedsBeyondEngineCapacity(t *testing.T) {
 	// At 200 frames a second per session no engine of this machine serves
 	// two (that would need under 10 ms a frame on 2 workers).
-	h := newHarness(t, Limits{MaxFPS: 200})
+	h := newHarness(t, Limits{DecisionFPS: 200})
 	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
 
 	e, _, err := h.dial(opEnroll, testOrigin)
