@@ -253,6 +253,7 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		ss := newSession(s, conn, app, st, op, requestID)
 		ss.purpose = purpose
 		ss.clientIP = ip
+		ss.release = release
 		ss.run()
 	}()
 	return nil
