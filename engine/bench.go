@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/likeness/likeness"
@@ -15,13 +16,20 @@ import (
 
 // BenchResult is the output of Bench, printed by `likeness bench engine`.
 type BenchResult struct {
-	FrameMs  Percentiles        `json:"frameMs"` // decode → embedding + liveness, whole frame
+	FrameMs  Percentiles        `json:"frameMs"` // decode → embedding + liveness, whole frame (a session's usable frame)
 	ModelMs  map[string]float64 `json:"modelMs"` // bare inference medians
 	ModelSum float64            `json:"modelSumMs"`
 	DecodeMs float64            `json:"decodeMs"` // JPEG decode median
 	Overhead float64            `json:"overhead"` // frame p50 / sum of model medians
-	RSSMB    float64            `json:"rssMB"`    // peak resident set of the process
-	Runs     int                `json:"runs"`
+	// The same in CPU time of the process (one core, so it is the work
+	// done), which other processes on a shared machine barely change.
+	FrameCPUMs  float64            `json:"frameCpuMs"`    // whole frame, median
+	ModelCPUMs  map[string]float64 `json:"modelCpuMs"`    // bare inference medians
+	ModelCPUSum float64            `json:"modelCpuSumMs"` //
+	DecodeCPUMs float64            `json:"decodeCpuMs"`   // JPEG decode median
+	OverheadCPU float64            `json:"overheadCpu"`   // frameCpuMs / modelCpuSumMs
+	RSSMB       float64            `json:"rssMB"`         // peak resident set of the process
+	Runs        int                `json:"runs"`
 }
 
 // Percentiles are latency percentiles in milliseconds.
@@ -30,37 +38,43 @@ type Percentiles struct {
 	P90 float64 `json:"p90"`
 }
 
-// Bench times the engine on one encoded frame: the whole frame (decode,
-// detect, landmarks, align, embed, liveness) and each model's bare inference
-// on the same crops, runs times each after a warm-up. The frame must hold a
-// face.
+// Bench times the engine on one encoded frame: the whole frame as a widget
+// session runs a usable one (decode; Analyze: detect, landmarks, quality;
+// Describe: align, embed, liveness) and each model's bare inference on the
+// same crops, runs times each after a warm-up. The frame must hold a face.
 func (e *Engine) Bench(ctx context.Context, frame []byte, runs int) (*BenchResult, error) {
 	if runs < 1 {
 		runs = 1
 	}
-	res := &BenchResult{Runs: runs, ModelMs: map[string]float64{}}
-	var total, decode []float64
+	res := &BenchResult{Runs: runs, ModelMs: map[string]float64{}, ModelCPUMs: map[string]float64{}}
+	var total, decode, totalCPU, decodeCPU []float64
 	for i := -2; i < runs; i++ { // two warm-up runs
-		t0 := time.Now()
+		t0, c0 := time.Now(), processCPU()
 		img, err := e.Decode(frame)
 		if err != nil {
 			return nil, err
 		}
-		t1 := time.Now()
-		faces, err := e.Analyze(ctx, img, WantEmbedding|WantLiveness)
+		t1, c1 := time.Now(), processCPU()
+		faces, err := e.Analyze(ctx, img, 0)
 		if err != nil {
 			return nil, err
 		}
 		if len(faces) == 0 {
 			return nil, errNoFaceBench
 		}
+		if err := e.Describe(ctx, img, &faces[0], WantEmbedding|WantLiveness); err != nil {
+			return nil, err
+		}
 		if i >= 0 {
 			total = append(total, ms(time.Since(t0)))
 			decode = append(decode, ms(t1.Sub(t0)))
+			totalCPU = append(totalCPU, ms(processCPU()-c0))
+			decodeCPU = append(decodeCPU, ms(c1-c0))
 		}
 	}
 	res.FrameMs = Percentiles{P50: percentile(total, 0.5), P90: percentile(total, 0.9)}
 	res.DecodeMs = percentile(decode, 0.5)
+	res.FrameCPUMs, res.DecodeCPUMs = percentile(totalCPU, 0.5), percentile(decodeCPU, 0.5)
 
 	// Bare inference: fill each model's input once from the real frame (the
 	// last Analyze left the tensors filled), then time Run alone.
@@ -75,7 +89,7 @@ func (e *Engine) Bench(ctx context.Context, frame []byte, runs int) (*BenchResul
 	if err != nil || len(faces) == 0 {
 		return nil, errNoFaceBench
 	}
-	if err := e.describe(w, p, &faces[0], WantEmbedding|WantLiveness); err != nil {
+	if err := e.describe(w, p, &faces[0], WantEmbedding|WantLiveness, true); err != nil {
 		return nil, err
 	}
 	for _, m := range []struct {
@@ -83,24 +97,39 @@ func (e *Engine) Bench(ctx context.Context, frame []byte, runs int) (*BenchResul
 		m    *model
 		t    *tensors
 	}{{"detect", e.det, w.det}, {"landmarks", e.lmk, w.lmk}, {"embed", e.feat, w.feat}, {"liveness", e.live, w.live}} {
-		var d []float64
+		var d, c []float64
 		for i := -2; i < runs; i++ {
-			t0 := time.Now()
+			t0, c0 := time.Now(), processCPU()
 			if err := m.m.run(m.t); err != nil {
 				return nil, err
 			}
 			if i >= 0 {
 				d = append(d, ms(time.Since(t0)))
+				c = append(c, ms(processCPU()-c0))
 			}
 		}
 		res.ModelMs[m.name] = percentile(d, 0.5)
 		res.ModelSum += res.ModelMs[m.name]
+		res.ModelCPUMs[m.name] = percentile(c, 0.5)
+		res.ModelCPUSum += res.ModelCPUMs[m.name]
 	}
 	if res.ModelSum > 0 {
 		res.Overhead = res.FrameMs.P50 / res.ModelSum
 	}
+	if res.ModelCPUSum > 0 {
+		res.OverheadCPU = res.FrameCPUMs / res.ModelCPUSum
+	}
 	res.RSSMB = PeakRSSMB()
 	return res, nil
+}
+
+// processCPU returns the CPU time the process has used (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 var errNoFaceBench = likeness.Errorf(likeness.ENOFACE, "The benchmark frame has no face.")

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -74,6 +75,7 @@ type Engine struct {
 	once    sync.Once
 	waiting atomic.Int64 // analyses waiting for a worker (stats.go)
 	closed  atomic.Bool  // Close began (stats.go)
+	work    atomic.Int64 // nanoseconds workers spent on analyses (WorkTime)
 }
 
 // worker is the preallocated tensors one analysis uses.
@@ -198,7 +200,10 @@ func (e *Engine) Workers() int { return e.cfg.Workers }
 // Decode decodes an image with the engine's limits.
 func (e *Engine) Decode(data []byte) (*Image, error) { return Decode(data, e.cfg.Limits) }
 
-// acquire takes a worker, waiting until one is free or ctx ends.
+// acquire takes a worker, waiting until one is free or ctx ends. Waiters
+// are served in the order they came (a channel's receive queue is FIFO), so
+// callers that each have one analysis outstanding — a widget session
+// analyses one frame at a time — share the workers round-robin.
 func (e *Engine) acquire(ctx context.Context) (*worker, error) {
 	select {
 	case w := <-e.workers:
@@ -215,9 +220,17 @@ func (e *Engine) acquire(ctx context.Context) (*worker, error) {
 	}
 }
 
-// Busy reports whether every worker is in use; callers that drop work under
-// load (live video) use it to skip a frame instead of queueing.
-func (e *Engine) Busy() bool { return len(e.workers) == 0 }
+// release returns a worker taken at start and counts the time it was held.
+func (e *Engine) release(w *worker, start time.Time) {
+	e.work.Add(int64(time.Since(start)))
+	e.workers <- w
+}
+
+// WorkTime returns the time workers have spent on analyses since New, all
+// workers added up: its growth per analysed frame is what a frame costs
+// the engine, queueing left out (the server's admission control measures
+// the engine's capacity with it).
+func (e *Engine) WorkTime() time.Duration { return time.Duration(e.work.Load()) }
 
 // Analyze finds the faces in img, largest first, with landmarks and quality
 // for each, and the stages in want for the largest (or every face with
@@ -230,7 +243,7 @@ func (e *Engine) Analyze(ctx context.Context, img *Image, want Want) ([]Face, er
 	if err != nil {
 		return nil, err
 	}
-	defer func() { e.workers <- w }()
+	defer e.release(w, time.Now())
 	p := newPyramid(img)
 	faces, err := e.detect(w, p)
 	if err != nil {
@@ -240,11 +253,27 @@ func (e *Engine) Analyze(ctx context.Context, img *Image, want Want) ([]Face, er
 		if i > 0 && want&WantAllFaces == 0 {
 			break
 		}
-		if err := e.describe(w, p, &faces[i], want); err != nil {
+		if err := e.describe(w, p, &faces[i], want, true); err != nil {
 			return nil, err
 		}
 	}
 	return faces, nil
+}
+
+// Describe runs the stages in want on f, one face that Analyze found in
+// img with fewer stages (detection, landmarks and quality only, say): a
+// caller that decides from the cheap stages whether a frame is worth the
+// embedding and liveness models runs them afterwards, once, on that face.
+func (e *Engine) Describe(ctx context.Context, img *Image, f *Face, want Want) error {
+	if img == nil || f == nil {
+		return likeness.Errorf(likeness.EINVALID, "No face to describe.")
+	}
+	w, err := e.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.release(w, time.Now())
+	return e.describe(w, newPyramid(img), f, want, false) // Analyze measured the quality
 }
 
 // detect runs the detector and the landmark model, and keeps the detections
@@ -308,19 +337,23 @@ func (e *Engine) landmarks(w *worker, p *pyramid, f *Face) error {
 	return nil
 }
 
-// describe runs alignment, embedding and the optional stages on one face.
-func (e *Engine) describe(w *worker, p *pyramid, f *Face, want Want) error {
+// describe runs alignment, embedding and the optional stages on one face,
+// and measures the aligned face's quality when quality is set.
+func (e *Engine) describe(w *worker, p *pyramid, f *Face, want Want, quality bool) error {
 	img := p.base()
 	// The aligned face is needed for quality even without an embedding.
-	align := similarity(f.Landmarks.Five(), arcfaceRef)
 	in := w.feat.in.GetData()
-	p.sample(in, alignSize, alignSize, align, layoutRGB, 127.5, 1.0/128, 0)
-	grey := make([]float32, alignSize*alignSize)
-	n := alignSize * alignSize
-	for i := range grey {
-		grey[i] = luma(in[i]*128+127.5, in[n+i]*128+127.5, in[2*n+i]*128+127.5)
+	if quality || want&(WantEmbedding|WantAge) != 0 {
+		p.sample(in, alignSize, alignSize, similarity(f.Landmarks.Five(), arcfaceRef), layoutRGB, 127.5, 1.0/128, 0)
 	}
-	f.Quality.Sharpness, f.Quality.Brightness = sharpBright(grey, alignSize)
+	if quality {
+		grey := make([]float32, alignSize*alignSize)
+		n := alignSize * alignSize
+		for i := range grey {
+			grey[i] = luma(in[i]*128+127.5, in[n+i]*128+127.5, in[2*n+i]*128+127.5)
+		}
+		f.Quality.Sharpness, f.Quality.Brightness = sharpBright(grey, alignSize)
+	}
 	var emb []float32
 	if want&(WantEmbedding|WantAge) != 0 {
 		if err := e.feat.run(w.feat); err != nil {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/likeness/likeness"
 )
@@ -210,6 +213,60 @@ func TestAnalyzeHonoursCancelledContext(t *testing.T) {
 	}
 }
 
+// TestWorkersServedInArrivalOrder: analyses waiting for a worker get one in
+// the order they asked, so sessions that each wait with one frame share the
+// engine round-robin; WorkTime counts the time workers were held, not the
+// time spent waiting.
+func TestWorkersServedInArrivalOrder(t *testing.T) {
+	e := newEngine(t, 1)
+	w, _ := e.acquire(context.Background()) // hold the only worker
+	work0 := e.WorkTime()
+	const n = 5
+	order := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			img := &Image{W: 64, H: 64, Pix: make([]uint8, 3*64*64)}
+			if _, err := e.Analyze(context.Background(), img, 0); err != nil {
+				t.Error(err)
+			}
+			order <- i
+		}()
+		// Let goroutine i queue before i+1 starts.
+		for waiting() < i+1 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	e.release(w, time.Now())
+	wg.Wait()
+	close(order)
+	want := 0
+	for got := range order {
+		if got != want {
+			t.Fatalf("analysis %d got the worker at turn %d", got, want)
+		}
+		want++
+	}
+	if d := e.WorkTime() - work0; d <= 0 || d > 2*time.Second {
+		t.Errorf("WorkTime grew by %v for %d small analyses", d, n)
+	}
+}
+
+// waiting returns how many goroutines are parked waiting for a worker.
+func waiting() int {
+	buf := make([]byte, 1<<20)
+	n := 0
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "[select") && strings.Contains(g, "engine.(*Engine).acquire(") {
+			n++
+		}
+	}
+	return n
+}
+
 func TestNewRefusesTamperedModel(t *testing.T) {
 	dir := t.TempDir()
 	src, _ := filepath.Abs(filepath.Join("..", "models"))
@@ -305,11 +362,11 @@ func BenchmarkStageLandmarks(b *testing.B) {
 }
 
 func BenchmarkStageEmbed(b *testing.B) {
-	benchStage(b, func(e *Engine, w *worker, p *pyramid, f *Face) error { return e.describe(w, p, f, WantEmbedding) })
+	benchStage(b, func(e *Engine, w *worker, p *pyramid, f *Face) error { return e.describe(w, p, f, WantEmbedding, true) })
 }
 
 func BenchmarkStageLiveness(b *testing.B) {
-	benchStage(b, func(e *Engine, w *worker, p *pyramid, f *Face) error { return e.describe(w, p, f, WantLiveness) })
+	benchStage(b, func(e *Engine, w *worker, p *pyramid, f *Face) error { return e.describe(w, p, f, WantLiveness, true) })
 }
 
 // benchModel times one model's bare inference on its (already filled) input.

@@ -90,19 +90,27 @@ func Decode(data []byte, lim Limits) (img *Image, err error) {
 			img, err = nil, likeness.Wrap(errors.New("decoder panic"), likeness.EINVALID, "The image is corrupt or truncated.")
 		}
 	}()
-	var src image.Image
-	switch format {
-	case "jpeg":
-		src, err = jpeg.Decode(bytes.NewReader(data))
-	case "png":
-		src, err = png.Decode(bytes.NewReader(data))
-	case "webp":
-		src, err = webp.Decode(bytes.NewReader(data))
+	if format == "jpeg" {
+		img, err = decodeJPEG(data, cfg.Width, cfg.Height, lim.WorkSide)
+		if errors.Is(err, errCorruptJPEG) {
+			return nil, likeness.Wrap(err, likeness.EINVALID, "The image is corrupt or truncated.")
+		}
 	}
-	if err != nil {
-		return nil, likeness.Wrap(err, likeness.EINVALID, "The image is corrupt or truncated.")
+	if img == nil {
+		var src image.Image
+		switch format {
+		case "jpeg": // CMYK, which libjpeg does not convert to RGB
+			src, err = jpeg.Decode(bytes.NewReader(data))
+		case "png":
+			src, err = png.Decode(bytes.NewReader(data))
+		case "webp":
+			src, err = webp.Decode(bytes.NewReader(data))
+		}
+		if err != nil {
+			return nil, likeness.Wrap(err, likeness.EINVALID, "The image is corrupt or truncated.")
+		}
+		img = toRGB(src)
 	}
-	img = toRGB(src)
 	for max(img.W, img.H) > lim.WorkSide {
 		img = img.half()
 	}

@@ -8,6 +8,8 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -161,6 +163,8 @@ func TestDecodeAppliesEXIFOrientation(t *testing.T) {
 }
 
 func TestDecodeDownscalesHugePhotos(t *testing.T) {
+	// libjpeg's IDCT decodes it at 1/4 scale (3300 → 825 px), not at full
+	// size first; the picture stays the same: red top-left, blue elsewhere.
 	img, err := Decode(testJPEG(t, 3300, 1000), Limits{WorkSide: 1600})
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +172,35 @@ func TestDecodeDownscalesHugePhotos(t *testing.T) {
 	if img.W > 1600 || img.W < 800 {
 		t.Fatalf("working width %d", img.W)
 	}
+	if r, _, b := img.at(img.W/4, img.H/4); r < 200 || b > 60 {
+		t.Errorf("top-left is not red: r %d b %d", r, b)
+	}
+	if r, _, b := img.at(3*img.W/4, 3*img.H/4); r > 60 || b < 200 {
+		t.Errorf("bottom-right is not blue: r %d b %d", r, b)
+	}
+}
+
+// TestDecodeCMYKJPEG: libjpeg does not convert CMYK to RGB; such a JPEG
+// (testdata/cmyk.jpg: 16×16 pure red written by libjpeg with an Adobe
+// marker) goes through the standard decoder instead.
+func TestDecodeCMYKJPEG(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "cmyk.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := Decode(data, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, g, b := img.at(8, 8); img.W != 16 || img.H != 16 || r < 240 || g > 15 || b > 15 {
+		t.Fatalf("%dx%d, centre (%d,%d,%d), want 16x16 red", img.W, img.H, r, g, b)
+	}
+}
+
+// at returns the pixel at x, y.
+func (m *Image) at(x, y int) (r, g, b uint8) {
+	i := 3 * (y*m.W + x)
+	return m.Pix[i], m.Pix[i+1], m.Pix[i+2]
 }
 
 func FuzzDecode(f *testing.F) {

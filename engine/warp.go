@@ -88,23 +88,24 @@ func (p *pyramid) sample(dst []float32, w, h int, m affine, lay layout, mean, sc
 		}
 		return
 	}
+	maxX, maxY := float64(W)-0.5, float64(H)-0.5
 	for y := 0; y < h; y++ {
 		fy := float64(y)
-		for x := 0; x < w; x++ {
-			fx := float64(x)
-			sx := m.A*fx + m.B*fy + m.C
-			sy := m.D*fx + m.E*fy + m.F
+		// Source coordinates advance by (A, D) along a row.
+		sx, sy := m.B*fy+m.C, m.E*fy+m.F
+		for x := 0; x < w; x, sx, sy = x+1, sx+m.A, sy+m.D {
 			i := y*w + x
-			if sx < -0.5 || sy < -0.5 || sx > float64(W)-0.5 || sy > float64(H)-0.5 {
+			if sx < -0.5 || sy < -0.5 || sx > maxX || sy > maxY {
 				dst[i] = fillV
 				if lay != layoutGray {
 					dst[plane+i], dst[2*plane+i] = fillV, fillV
 				}
 				continue
 			}
-			// Bilinear with edge clamping.
-			x0 := int(math.Floor(sx))
-			y0 := int(math.Floor(sy))
+			// Bilinear with edge clamping. sx, sy ≥ -0.5: shifted by one,
+			// truncation is the floor.
+			x0 := int(sx+1) - 1
+			y0 := int(sy+1) - 1
 			ax := float32(sx - float64(x0))
 			ay := float32(sy - float64(y0))
 			x1, y1 := x0+1, y0+1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need and is missing. Safe to run again.
-#   system: Go toolchain check, gcc (cgo), Node.js + npm, Chromium (browser tests),
+#   system: Go toolchain check, gcc and libjpeg-turbo (cgo), Node.js + npm, Chromium (browser tests),
 #           PostgreSQL's binaries (the store tests start a throwaway cluster: store/pgtest)
 #   npm:    node_modules from package-lock.json (npm ci, no install scripts)
 #   Go:     modules (go mod download)
@@ -15,6 +15,7 @@ command -v npm >/dev/null || need+=(npm)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null || need+=(postgresql)
+[ -f /usr/include/jpeglib.h ] || need+=(libjpeg62-turbo-dev) # engine/jpeg.go (cgo)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
     echo "missing system packages: ${need[*]} (install them as root)" >&2

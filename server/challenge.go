@@ -91,7 +91,7 @@ func (ss *session) challengeFrame(ctx context.Context, f *engine.Face) (map[stri
 	// The person following the prompts must be the one who was checked.
 	// Embeddings of a strongly turned head drift, so only near-frontal
 	// frames are compared.
-	if math.Abs(float64(f.Quality.Yaw)) <= sameFaceMaxYaw && !engine.Matches(engine.Similarity(f.Embedding, ss.template)) {
+	if sameFaceComparable(f) && !engine.Matches(engine.Similarity(f.Embedding, ss.template)) {
 		return nil, false, fail(likeness.FioFaceMismatch, "The frames show different faces.", nil)
 	}
 	st, why := ss.chal.Observe(pad.Observation{Landmarks: f.Landmarks, Yaw: f.Quality.Yaw, EyesOpen: f.EyesOpen, At: ss.frameAt})
@@ -103,6 +103,12 @@ func (ss *session) challengeFrame(ctx context.Context, f *engine.Face) (map[stri
 		return ss.conclude(ctx)
 	}
 	return ss.guideMsg(ss.chal.Current()), false, nil
+}
+
+// sameFaceComparable reports whether a challenge frame's face is frontal
+// enough for its embedding to be compared with the template.
+func sameFaceComparable(f *engine.Face) bool {
+	return math.Abs(float64(f.Quality.Yaw)) <= sameFaceMaxYaw
 }
 
 // padFailure ends the session as a presentation attack: FACEIO 5, the

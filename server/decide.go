@@ -69,18 +69,16 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	if ss.phase == phasePIN {
 		return ss.guideMsg("processing"), false, nil // a frame still in flight
 	}
+	defer ss.s.capacity.frameDone()
 	img, err := ss.s.cfg.Engine.Decode(frame)
 	if err != nil {
 		return nil, false, fail(likeness.FioProcessingErr, "A camera frame is not a valid image.", err)
 	}
-	want := engine.WantEmbedding | engine.WantLiveness
-	if ss.op == opEnroll {
-		want |= engine.WantAge
-	}
-	if ss.phase == phaseChallenge {
-		want = engine.WantEmbedding | engine.WantEyes
-	}
-	faces, err := ss.s.cfg.Engine.Analyze(ctx, img, want)
+	// Detection, landmarks and quality on every frame: guidance and the
+	// planar-motion evidence need them. The embedding and liveness models
+	// (describe) run only on the frame's subject, and only once the frame
+	// is known to be one the decision uses.
+	faces, err := ss.s.cfg.Engine.Analyze(ctx, img, 0)
 	if err != nil {
 		return nil, false, fail(likeness.FioProcessingErr, "The frame could not be processed.", err)
 	}
@@ -104,10 +102,27 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	}
 	ss.manyFacesSince = time.Time{}
 	if ss.phase == phaseChallenge {
+		// The eyes for a blink; the embedding where the same-face check
+		// compares it (a near-frontal head).
+		want := engine.WantEyes
+		if sameFaceComparable(f) {
+			want |= engine.WantEmbedding
+		}
+		if bad := ss.describe(ctx, img, f, want); bad != nil {
+			return nil, false, bad
+		}
 		return ss.challengeFrame(ctx, f)
 	}
 	if hint := qualityHint(f, img); hint != "" {
 		return ss.guideMsg(hint), false, nil
+	}
+	// A usable frame: pad.Next and the template use every one of them.
+	want := engine.WantEmbedding | engine.WantLiveness
+	if ss.op == opEnroll {
+		want |= engine.WantAge
+	}
+	if bad := ss.describe(ctx, img, f, want); bad != nil {
+		return nil, false, bad
 	}
 	if ss.firstGood.IsZero() {
 		ss.firstGood = ss.s.cfg.Now()
@@ -144,6 +159,14 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 		return ss.guideMsg(ss.chal.Current()), false, nil
 	}
 	return ss.conclude(ctx)
+}
+
+// describe runs the stages in want on the frame's subject face.
+func (ss *session) describe(ctx context.Context, img *engine.Image, f *engine.Face, want engine.Want) *failure {
+	if err := ss.s.cfg.Engine.Describe(ctx, img, f, want); err != nil {
+		return fail(likeness.FioProcessingErr, "The frame could not be processed.", err)
+	}
+	return nil
 }
 
 // FrameUsable reports whether a frame's face passes the session's frame

@@ -33,11 +33,11 @@ func TestAdmitSession(t *testing.T) {
 		{"over (a changed limit)", slotUse{20, 0, 0}, false},
 		{"busiest just under its share", slotUse{11, 11, 3}, true},
 	} {
-		if got := admitSession(tc.use, 16, 4); got != tc.want {
+		if got := admitSession(tc.use, 16, 4, 0); got != tc.want {
 			t.Errorf("%s: admitSession(%+v) = %v, want %v", tc.name, tc.use, got, tc.want)
 		}
 	}
-	if !admitSession(slotUse{}, 1, 1) || admitSession(slotUse{1, 0, 0}, 1, 1) {
+	if !admitSession(slotUse{}, 1, 1, 0) || admitSession(slotUse{1, 0, 0}, 1, 1, 0) {
 		t.Error("a single slot")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -52,6 +53,9 @@ type errorBody struct {
 		Message string `json:"message"`
 	} `json:"error"`
 	FioCode likeness.FioCode `json:"fioCode,omitempty"`
+	// RetryAfter repeats a widget refusal's Retry-After header (seconds)
+	// for the widget, which reads the body.
+	RetryAfter int `json:"retryAfter,omitempty"`
 }
 
 // handleError is Echo's HTTPErrorHandler: the one place where errors become
@@ -95,6 +99,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var we *widgetError
 	if errors.As(err, &we) {
 		body.FioCode = we.code
+		body.RetryAfter, _ = strconv.Atoi(c.Response().Header().Get("Retry-After"))
 	}
 	log := s.log.With("request_id", c.Response().Header().Get(echo.HeaderXRequestID), "path", c.Request().URL.Path, "status", status)
 	if status >= 500 {

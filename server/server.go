@@ -28,7 +28,12 @@ import (
 type Engine interface {
 	Decode(data []byte) (*engine.Image, error)
 	Analyze(ctx context.Context, img *engine.Image, want engine.Want) ([]engine.Face, error)
+	Describe(ctx context.Context, img *engine.Image, f *engine.Face, want engine.Want) error
 	Workers() int
+	// WorkTime is the time the engine's workers have spent on analyses
+	// (engine.Engine.WorkTime): the admission control's measure of a
+	// frame's cost.
+	WorkTime() time.Duration
 }
 
 // Config wires a Server. Apps, Consent, Faces, Keys, Policy, Identify,
@@ -81,6 +86,15 @@ type Limits struct {
 	APIRate       float64       // requests a second per API key (default 20)
 	APIBurst      int           // burst per API key (default 40)
 
+	// DecisionFPS is the frame rate at which an admitted session is
+	// answered: admission control admits only as many sessions as the
+	// engine's measured capacity answers at this rate (default MaxFPS, the
+	// widget's own pace). A liveness decision needs pad.MinFrames (6)
+	// frames spanning pad.MinSpan (1 s), which 5 a second give; a lower
+	// rate admits more sessions and lengthens each one's decision (at 7 a
+	// second, decision p99 was 0.1–0.3 s longer; docs/scale.md).
+	DecisionFPS int
+
 	// MaxSessionsPerIP bounds the widget sessions one client address holds
 	// at once, across all applications (default 4). Besides, no application
 	// holds more than MaxSessions less a quarter kept for the others.
@@ -112,6 +126,7 @@ func (l Limits) withDefaults(workers int) Limits {
 	def(&l.MaxSessions, 16*max(1, workers))
 	def(&l.MaxFrameBytes, 512<<10)
 	def(&l.MaxFPS, 10)
+	def(&l.DecisionFPS, l.MaxFPS)
 	def(&l.EnrollFrames, 5)
 	def(&l.AuthFrames, 3)
 	defd(&l.IdleTimeout, 27*time.Second)
@@ -150,6 +165,7 @@ type Server struct {
 	idleOnce sync.Once
 	ready    *readiness     // /readyz (health.go)
 	slots    *sessionSlots  // running widget sessions per application and client address
+	capacity *capacity      // the engine's measured capacity in sessions (admission)
 	limits   *keyLimits     // per API key
 	sessLim  *sessionLimits // widget sessions per IP and per application
 	padLim   *padLimits     // failed liveness checks per IP and application
@@ -183,6 +199,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.signer = &signer{ctx: s.base, keys: cfg.Keys, issuer: cfg.PublicURL, now: cfg.Now}
 	s.slots = newSessionSlots(s.lim.MaxSessions, s.lim.MaxSessionsPerIP)
+	s.capacity = newCapacity(cfg.Engine.Workers(), s.lim.DecisionFPS, cfg.Engine.WorkTime, cfg.Now)
 	s.limits = newKeyLimits(s.lim.APIRate, s.lim.APIBurst, cfg.Now)
 	s.sessLim = &sessionLimits{now: cfg.Now, byID: map[string]*keyBucket{}}
 	var err error

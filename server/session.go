@@ -62,6 +62,8 @@ type session struct {
 	// purpose is likeness.PurposePrivacy when the privacy page started the
 	// session (admitPurpose), else empty.
 	purpose string
+	// release frees the session's slot (sessionSlots.take; idempotent).
+	release func()
 }
 
 // goodFrame is what a usable frame leaves behind: only in memory, only for
@@ -139,6 +141,10 @@ func (ss *session) run() {
 
 	ss.log.Info("session started")
 	res, f := ss.loop(ctx, ctrl, frames, readErr)
+	// The engine is done with this session: its slot is free before the
+	// reply, so the client's next session never finds it still taken.
+	ss.s.capacity.sessionDone(ss.s.cfg.Now().Sub(ss.start))
+	ss.release()
 	switch {
 	case f != nil:
 		ss.log.Info("session failed", "code", int(f.code), "reason", f.msg, "err", f.err,

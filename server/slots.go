@@ -11,16 +11,22 @@ type slotUse struct {
 	total, app, ip int
 }
 
-// admitSession decides whether one more widget session may start. Three
-// bounds hold at once:
-//   - at most max sessions in all;
+// admitSession decides whether one more widget session may start. The
+// limit is max, or servable when the engine's measured capacity serves
+// fewer sessions at full pace (servableSessions; 0 when not measured yet).
+// Three bounds hold at once:
+//   - at most the limit in all;
 //   - at most perIP sessions from one client address, across every
 //     application (one client cannot hold every slot);
-//   - at most max less a reserved quarter for one application, so the
-//     busiest application cannot starve the others.
-func admitSession(u slotUse, max, perIP int) bool {
-	reserved := max / 4
-	return u.total < max && u.ip < perIP && u.app < max-reserved
+//   - at most the limit less a reserved quarter for one application, so
+//     the busiest application cannot starve the others.
+func admitSession(u slotUse, max, perIP, servable int) bool {
+	limit := max
+	if servable > 0 {
+		limit = min(max, servable)
+	}
+	reserved := limit / 4
+	return u.total < limit && u.ip < perIP && u.app < limit-reserved
 }
 
 // sessionSlots counts running widget sessions. It is safe for concurrent use.
@@ -43,17 +49,17 @@ func (s *sessionSlots) use(appID string, ip netip.Addr) slotUse {
 
 // free reports whether a session would be admitted now (for the widget's
 // pre-flight check; take decides).
-func (s *sessionSlots) free(appID string, ip netip.Addr) bool {
+func (s *sessionSlots) free(appID string, ip netip.Addr, servable int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return admitSession(s.use(appID, ip), s.max, s.perIP)
+	return admitSession(s.use(appID, ip), s.max, s.perIP, servable)
 }
 
 // take admits a session and returns the function that ends it, or false.
-func (s *sessionSlots) take(appID string, ip netip.Addr) (release func(), ok bool) {
+func (s *sessionSlots) take(appID string, ip netip.Addr, servable int) (release func(), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !admitSession(s.use(appID, ip), s.max, s.perIP) {
+	if !admitSession(s.use(appID, ip), s.max, s.perIP, servable) {
 		return nil, false
 	}
 	s.total++

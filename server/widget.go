@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -160,6 +161,14 @@ func originAllowed(allowed []string, origin string) bool {
 	return false
 }
 
+// errBusy refuses a widget session the server cannot serve now (its
+// session slots or the engine's capacity, admitSession): TOO_MANY_REQUESTS
+// (15) at once, with Retry-After saying when a slot is likely free.
+func (s *Server) errBusy(c echo.Context, retry time.Duration) error {
+	c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())))
+	return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
+}
+
 // handleWidgetCheck lets the widget learn, before opening its socket, whether
 // it will be admitted, and with which FACEIO code it is refused: a browser
 // cannot read the status of a refused WebSocket upgrade. It reveals nothing
@@ -171,6 +180,7 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 		h.Add("Vary", "Origin")
 	}
 	h.Set("Cache-Control", "no-store")
+	h.Set("Access-Control-Expose-Headers", "Retry-After")
 	if s.draining.Load() {
 		return errDraining
 	}
@@ -181,8 +191,9 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 	if _, err := s.admitPurpose(c, op); err != nil {
 		return err
 	}
-	if !s.slots.free(app.ID, s.cfg.Network.ClientIP(c.Request())) {
-		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
+	servable, retry := s.capacity.sessions()
+	if !s.slots.free(app.ID, s.cfg.Network.ClientIP(c.Request()), servable) {
+		return s.errBusy(c, retry)
 	}
 	if blocked, err := s.padLim.blocked(c.Request().Context(), app.ID, s.cfg.Network.ClientIP(c.Request())); err != nil {
 		return err
@@ -215,9 +226,10 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	if !s.sessLim.allow(app.ID, ip, st) {
 		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
 	}
-	release, ok := s.slots.take(app.ID, ip)
+	servable, retry := s.capacity.sessions()
+	release, ok := s.slots.take(app.ID, ip, servable)
 	if !ok {
-		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
+		return s.errBusy(c, retry)
 	}
 	up := websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
@@ -254,6 +266,7 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		ss := newSession(s, conn, app, st, op, requestID)
 		ss.purpose = purpose
 		ss.clientIP = ip
+		ss.release = release
 		ss.run()
 	}()
 	return nil

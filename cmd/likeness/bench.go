@@ -694,6 +694,10 @@ type loadLevel struct {
 	HealthzMaxMs    float64        `json:"healthzMaxMs"`    //
 	ServerRSSMB     float64        `json:"serverRssMB"`     // largest sample during the level
 	ServerPeakRSSMB float64        `json:"serverPeakRssMB"` // the server process's peak so far
+	// CPU used during the level, in cores (CPU seconds per second): the
+	// server, and this load generator, which runs on the same machine.
+	ServerCPU  float64 `json:"serverCpu"`
+	LoadGenCPU float64 `json:"loadGenCpu"`
 }
 
 // loadStats collects one level's measurements from every client.
@@ -776,9 +780,9 @@ func runBenchLoad(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		lv := lb.level(ctx, n, *duration)
 		out = append(out, lv)
 		if !*asJSON {
-			fmt.Fprintf(stdout, "n=%-4d frames/s %6.1f  decided %4d  decision p50 %7.0f ms p99 %7.0f ms  shed %5.1f%% (p99 %5.1f ms)  healthz p99 %6.1f ms  server RSS %5.0f MB  failed %v\n",
+			fmt.Fprintf(stdout, "n=%-4d frames/s %6.1f  decided %4d  decision p50 %7.0f ms p99 %7.0f ms  shed %5.1f%% (p99 %5.1f ms)  healthz p99 %6.1f ms  server RSS %5.0f MB  CPU server %.2f load generator %.2f  failed %v\n",
 				lv.N, lv.FramesPerSec, lv.Decided, lv.DecisionP50Ms, lv.DecisionP99Ms, 100*lv.ShedShare, lv.ShedP99Ms,
-				lv.HealthzP99Ms, lv.ServerRSSMB, lv.Failed)
+				lv.HealthzP99Ms, lv.ServerRSSMB, lv.ServerCPU, lv.LoadGenCPU, lv.Failed)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -829,8 +833,11 @@ func (lb *loadBench) spawn(ctx context.Context, dir string, ecfg engine.Config, 
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	// Each client stands for a different person's browser: its own address
+	// in X-Forwarded-For, believed from loopback, so the per-address session
+	// limit applies per client as it would in production.
 	args := []string{"serve", "--addr", addr, "--data", dir, "--log-level", "error", "--models", ecfg.ModelsDir,
-		"--max-sessions", strconv.Itoa(maxSessions)}
+		"--max-sessions", strconv.Itoa(maxSessions), "--trusted-proxies", "127.0.0.1"}
 	if ecfg.Workers > 0 {
 		args = append(args, "--workers", strconv.Itoa(ecfg.Workers))
 	}
@@ -888,7 +895,7 @@ func (lb *loadBench) wsURL(op string) string {
 
 // enroll enrolls the clip's face through the widget protocol.
 func (lb *loadBench) enroll(ctx context.Context) error {
-	c, status, err := dialWidget(ctx, lb.wsURL("enroll"), lb.origin)
+	c, status, _, err := dialWidget(ctx, lb.wsURL("enroll"), lb.origin, clientAddr(0))
 	if err != nil {
 		return fmt.Errorf("dial (HTTP %d): %w", status, err)
 	}
@@ -934,6 +941,7 @@ func (lb *loadBench) enroll(ctx context.Context) error {
 func (lb *loadBench) level(ctx context.Context, n int, d time.Duration) loadLevel {
 	st := &loadStats{failed: map[string]int{}}
 	start := time.Now()
+	srvCPU0, genCPU0 := procCPU(lb.pid), procCPU(os.Getpid())
 	deadline := start.Add(d)
 	var clients sync.WaitGroup
 	for i := range n {
@@ -965,6 +973,7 @@ func (lb *loadBench) level(ctx context.Context, n int, d time.Duration) loadLeve
 	})
 	clients.Wait()
 	elapsed := time.Since(start)
+	srvCPU, genCPU := procCPU(lb.pid)-srvCPU0, procCPU(os.Getpid())-genCPU0
 	stopSampling()
 	samplers.Wait()
 	_, peak := procMemMB(lb.pid)
@@ -979,7 +988,30 @@ func (lb *loadBench) level(ctx context.Context, n int, d time.Duration) loadLeve
 		FrameP50Ms: pct(st.frameLat, 50), FrameP99Ms: pct(st.frameLat, 99),
 		HealthzP50Ms: pct(st.hzL, 50), HealthzP99Ms: pct(st.hzL, 99), HealthzMaxMs: pct(st.hzL, 100),
 		ServerRSSMB: rssMax, ServerPeakRSSMB: peak,
+		ServerCPU: srvCPU.Seconds() / elapsed.Seconds(), LoadGenCPU: genCPU.Seconds() / elapsed.Seconds(),
 	}
+}
+
+// procCPU returns the CPU time (user and system) a process has used, from
+// /proc/PID/stat; 0 where /proc is not available.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are the 12th and 13th, in clock ticks (USER_HZ, 100 on Linux).
+	_, rest, ok := strings.Cut(string(b), ") ")
+	if !ok {
+		return 0
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100)
 }
 
 // session runs one authentication: at most fps frames a second, one frame
@@ -988,7 +1020,7 @@ func (lb *loadBench) level(ctx context.Context, n int, d time.Duration) loadLeve
 // would.
 func (lb *loadBench) session(ctx context.Context, st *loadStats, client int) {
 	t0 := time.Now()
-	c, status, err := dialWidget(ctx, lb.wsURL("authenticate"), lb.origin)
+	c, status, retry, err := dialWidget(ctx, lb.wsURL("authenticate"), lb.origin, clientAddr(client))
 	if err != nil {
 		shed := status == 429
 		st.add(func(s *loadStats) {
@@ -1000,7 +1032,7 @@ func (lb *loadBench) session(ctx context.Context, st *loadStats, client int) {
 				s.failed["DIAL"]++
 			}
 		})
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(retry) // as the server asks (Retry-After), as a widget's retry would
 		return
 	}
 	defer c.Close()
@@ -1045,19 +1077,27 @@ func (lb *loadBench) session(ctx context.Context, st *loadStats, client int) {
 // wsConn is the part of a WebSocket connection the bench uses.
 type wsConn = *websocket.Conn
 
-// dialWidget opens a widget socket; on refusal it returns the HTTP status.
-func dialWidget(ctx context.Context, url, origin string) (wsConn, int, error) {
+// clientAddr is the address bench client i claims (X-Forwarded-For).
+func clientAddr(i int) string { return fmt.Sprintf("10.77.%d.%d", i/250, 1+i%250) }
+
+// dialWidget opens a widget socket as the client address addr; on refusal
+// it returns the HTTP status and how long to wait before trying again (the
+// reply's Retry-After, else a quarter second).
+func dialWidget(ctx context.Context, url, origin, addr string) (wsConn, int, time.Duration, error) {
 	d := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
-	c, resp, err := d.DialContext(ctx, url, http.Header{"Origin": {origin}})
+	c, resp, err := d.DialContext(ctx, url, http.Header{"Origin": {origin}, "X-Forwarded-For": {addr}})
 	if err != nil {
-		status := 0
+		status, retry := 0, 250*time.Millisecond
 		if resp != nil {
 			status = resp.StatusCode
+			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+				retry = time.Duration(s) * time.Second
+			}
 			resp.Body.Close()
 		}
-		return nil, status, err
+		return nil, status, retry, err
 	}
-	return c, http.StatusSwitchingProtocols, nil
+	return c, http.StatusSwitchingProtocols, 0, nil
 }
 
 // readUntil reads messages until one of type typ, skipping guidance.

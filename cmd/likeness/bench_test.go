@@ -182,7 +182,8 @@ func TestBenchLoadSmoke(t *testing.T) {
 		t.Fatalf("output %s: %v", out, err)
 	}
 	one, three := res.Levels[0], res.Levels[1]
-	if one.Decided < 1 || one.FramesPerSec <= 0 || one.Shed != 0 || one.HealthzP50Ms <= 0 || one.ServerRSSMB <= 0 {
+	if one.Decided < 1 || one.FramesPerSec <= 0 || one.Shed != 0 || one.HealthzP50Ms <= 0 || one.ServerRSSMB <= 0 ||
+		one.ServerCPU <= 0 || one.LoadGenCPU <= 0 {
 		t.Fatalf("one client: %+v", one)
 	}
 	if three.Shed == 0 || three.ShedShare <= 0 {

@@ -362,5 +362,7 @@ func runBenchEngine(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "  %-10s %.2f ms\n", k, res.ModelMs[k])
 	}
 	fmt.Fprintf(stdout, "models %.1f ms; frame/models %.2f×; peak RSS %.0f MB; %d runs\n", res.ModelSum, res.Overhead, res.RSSMB, res.Runs)
+	fmt.Fprintf(stdout, "CPU time: frame %.1f ms, decode %.1f ms, models %.1f ms; frame/models %.2f×\n",
+		res.FrameCPUMs, res.DecodeCPUMs, res.ModelCPUSum, res.OverheadCPU)
 	return nil
 }
