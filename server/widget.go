@@ -44,14 +44,20 @@ func (s *Server) admit(c echo.Context) (*likeness.Application, *likeness.Setting
 		return nil, nil, "", err
 	}
 	origin := requestOrigin(c.Request())
+	// Refusals of a known application are counted in its analytics, so its
+	// owner sees sites being refused (the console warns about 17).
+	refuse := func(msg string, code likeness.FioCode) (*likeness.Application, *likeness.Settings, string, error) {
+		s.countRefusal(ctx, app.ID, op, code)
+		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "%s", msg), code)
+	}
 	switch {
 	case origin == "" && st.RejectEmptyOrigin:
-		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The request has no Origin header."), likeness.FioEmptyOrigin)
+		return refuse("The request has no Origin header.", likeness.FioEmptyOrigin)
 	case origin != "" && !originAllowed(s.allowedOrigins(app, op, c.QueryParam("purpose")), origin):
-		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "This site is not allowed to use the application."), likeness.FioForbiddenOrigin)
+		return refuse("This site is not allowed to use the application.", likeness.FioForbiddenOrigin)
 	}
 	if !s.countryAllowed(c.Request(), st) {
-		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The application is not available in this country."), likeness.FioForbiddenCountry)
+		return refuse("The application is not available in this country.", likeness.FioForbiddenCountry)
 	}
 	if op == opAuthenticate && c.QueryParam("purpose") == likeness.PurposePrivacy && s.ownOrigin(origin) &&
 		st.Liveness != likeness.LivenessStrict {
@@ -98,6 +104,10 @@ func (s *Server) ownOrigin(origin string) bool {
 // padMaxFailures times within padWindow, for padCooldown.
 var errPADCooldown = withFio(likeness.Errorf(likeness.ERATELIMIT,
 	"Too many failed liveness checks; try again later."), likeness.FioTooManyRequests)
+
+// errTooManySessions refuses a session over the rate or concurrency limits.
+var errTooManySessions = withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."),
+	likeness.FioTooManyRequests)
 
 // countRefusal counts a session refused at admission in the outcome
 // analytics (Config.Outcomes), as the FACEIO code it was refused with.
@@ -175,10 +185,14 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 	if _, err := s.admitPurpose(c, op); err != nil {
 		return err
 	}
+	// The widget opens no socket after a refused check: a refusal here is
+	// counted here, once.
 	if !s.slots.free(app.ID, s.cfg.Network.ClientIP(c.Request())) {
-		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
+		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
+		return errTooManySessions
 	}
 	if s.padLim.blocked(app.ID, s.cfg.Network.ClientIP(c.Request())) {
+		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
 		return errPADCooldown
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"ok": true})
@@ -200,11 +214,13 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		return errPADCooldown
 	}
 	if !s.sessLim.allow(app.ID, ip, st) {
-		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
+		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
+		return errTooManySessions
 	}
 	release, ok := s.slots.take(app.ID, ip)
 	if !ok {
-		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
+		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
+		return errTooManySessions
 	}
 	up := websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,

@@ -134,6 +134,10 @@ type AppView struct {
 	CollectionID  string // for the REST API's /v1/collections/{id}
 	CreatedAt     time.Time
 	NewAPIKey     string // the first API key, right after creation only
+	// RefusedOrigins counts widget sessions refused for their origin (16
+	// EMPTY_ORIGIN, 17 FORBIDDDEN_ORIGIN) in the last RefusedDays days.
+	RefusedOrigins int
+	RefusedDays    int
 }
 
 // ConsentView is the consent notice editor and its versions.
@@ -350,6 +354,7 @@ type MembersView struct {
 	Members     []MemberRow
 	Invitations []InvitationRow // pending
 	Self        string          // the account's ID
+	Owners      int             // how many members are owners
 	InviteEmail string          // an invitation just made…
 	InviteLink  string          // …and its link, shown once
 	Form        MemberForm
@@ -388,6 +393,10 @@ type InvitationView struct {
 func (v MembersView) CanManage() bool {
 	return v.Org.Role == likeness.OrgOwner || v.Org.Role == likeness.OrgAdmin
 }
+
+// SoleOwner reports whether m is the organization's only owner, whom
+// nobody may remove or demote.
+func (v MembersView) SoleOwner(m MemberRow) bool { return m.Role == likeness.OrgOwner && v.Owners == 1 }
 
 // MemberRow is one member.
 type MemberRow struct {

@@ -30,12 +30,23 @@ func TestApplicationLifecycle(t *testing.T) {
 	r := b.post("/console/apps", url.Values{"org": {org}, "name": {"No site"}, "origins": {"  "}})
 	check(t, "create without an origin", r, http.StatusBadRequest, []string{"Add at least one allowed origin", `value="No site"`}, nil)
 	r = b.post("/console/apps", url.Values{"org": {org}, "name": {"Shop"}, "origins": {"https://shop.example\nhttps://www.shop.example:8443"}})
-	check(t, "create", r, http.StatusCreated, []string{"Your first API key", "shown only once", `&lt;script src=&#34;https://likeness.test/fio.js&#34;&gt;&lt;/script&gt;`}, neverShown)
-	key := apiKeyRe.FindString(r.body)
-	pid := publicIDs.FindString(r.body)
-	if key == "" || pid == "" {
-		t.Fatalf("the create reply shows no API key or public ID:\n%s", excerpt(r.body))
+	// POST/redirect/GET: the overview shows the key once; a reload does not.
+	pid := publicIDs.FindString(r.location())
+	if r.Code != http.StatusSeeOther || r.location() != "/console/apps/"+pid+"?done=created" {
+		t.Fatalf("create: %d %q\n%s", r.Code, r.location(), excerpt(r.body))
 	}
+	if strings.Contains(r.body, "lk_") {
+		t.Error("the redirect carries the key")
+	}
+	r = b.get(r.location())
+	check(t, "created", r, http.StatusOK, []string{"The application was created.", "Your first API key", "shown only once",
+		`&lt;script src=&#34;https://likeness.test/fio.js&#34;&gt;&lt;/script&gt;`}, neverShown)
+	key := apiKeyRe.FindString(r.body)
+	if key == "" {
+		t.Fatalf("the overview shows no API key after creation:\n%s", excerpt(r.body))
+	}
+	check(t, "created, reloaded", b.get("/console/apps/"+pid+"?done=created"), http.StatusOK, []string{"Shop"},
+		[]string{key, "Your first API key"})
 	if !strings.Contains(r.body, `new faceIO(&#34;`+pid+`&#34;)`) {
 		t.Errorf("no integration snippet for %s", pid)
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -50,6 +51,9 @@ func (h *Handler) membersView(c echo.Context, m *likeness.Membership) (*template
 		Form: templates.MemberForm{Role: likeness.OrgViewer}}
 	for _, x := range members {
 		v.Members = append(v.Members, templates.MemberRow{UserID: x.UserID, Email: x.Email, Role: x.Role, JoinedAt: x.CreatedAt})
+		if x.Role == likeness.OrgOwner {
+			v.Owners++
+		}
 	}
 	if roleRank(m.Role) >= roleRank(likeness.OrgAdmin) {
 		invs, err := h.store.Invitations(ctx, m.Org.ID)
@@ -103,7 +107,19 @@ func (h *Handler) memberError(c echo.Context, m *likeness.Membership, err error)
 		return verr
 	}
 	v.Chrome.Error = likeness.ErrorMessage(err)
+	if likeness.ErrorCode(err) == likeness.EPRECONDITION { // the store's last-owner rule
+		v.Chrome.Error = fmt.Sprintf("%s is the only owner of %s, and an organization needs at least one owner. "+
+			"Make another member an owner first; nothing was changed.", h.memberEmail(c, m), m.Org.Name)
+	}
 	return h.render(c, status, templates.MembersPage(*v))
+}
+
+// memberEmail names the member in the path, for a message.
+func (h *Handler) memberEmail(c echo.Context, m *likeness.Membership) string {
+	if t, err := h.store.Membership(c.Request().Context(), m.Org.ID, c.Param("uid")); err == nil && t.Email != "" {
+		return t.Email
+	}
+	return "This member"
 }
 
 func (h *Handler) handleMemberRole(c echo.Context, m *likeness.Membership) error {

@@ -154,6 +154,9 @@ type Config struct {
 	ClientIP func(r *http.Request) string
 	// ProductVersion is shown in the footer; optional.
 	ProductVersion string
+	// WebhookAllowPrivate is the server's --webhook-allow-private: without
+	// it the console refuses webhook URLs on private or loopback addresses.
+	WebhookAllowPrivate bool
 }
 
 // Handler serves the console and the privacy page.
@@ -167,6 +170,7 @@ type Handler struct {
 	consoleKey []byte
 	privacyKey []byte
 	csrfKey    []byte
+	onceKey    []byte // once.go
 	pw         *passwords
 	assets     *assets
 	ipLimit    *limiter  // failed sign-ups and privacy sign-ins per client address
@@ -210,7 +214,7 @@ func New(cfg Config) (*Handler, error) {
 	for _, k := range []struct {
 		dst     *[]byte
 		purpose string
-	}{{&h.consoleKey, "console-session"}, {&h.privacyKey, "privacy-session"}, {&h.csrfKey, "csrf"}} {
+	}{{&h.consoleKey, "console-session"}, {&h.privacyKey, "privacy-session"}, {&h.csrfKey, "csrf"}, {&h.onceKey, "console-once-secret"}} {
 		if *k.dst, err = cfg.Store.SessionKey(k.purpose); err != nil {
 			return nil, fmt.Errorf("web: %w", err)
 		}
