@@ -414,20 +414,50 @@ type AuditView struct {
 	Count    int        // entries in the chain
 	Verified bool
 	Problems []string
-	Older    int64 // ?before= for the next (older) page; 0 when none
-	Newer    int64 // non-zero when this is not the newest page
+	Filter   AuditFilterForm
+	Actions  []string // the actions the trail holds, for the filter
+	Actors   []Choice // who may be chosen in the filter
+	Older    string   // the query of the next (older) page; "" when none
+	Newer    bool     // this is not the newest page
+	Query    string   // the filter as a query string (export links)
 }
 
-// AuditRow is one audit entry.
+// AuditFilterForm holds the audit page's filter as typed.
+type AuditFilterForm struct {
+	Action string
+	Actor  string
+	From   string // YYYY-MM-DD
+	To     string // YYYY-MM-DD, inclusive
+}
+
+// Any reports whether a filter is set.
+func (f AuditFilterForm) Any() bool { return f != AuditFilterForm{} }
+
+// Choice is one option of a select.
+type Choice struct {
+	Value string
+	Label string
+}
+
+// AuditRow is one audit entry, in words.
 type AuditRow struct {
-	Seq     int64
-	At      time.Time
-	Actor   string
-	Action  string
-	App     string
-	Target  string
-	Details string
-	Hash    string
+	Seq       int64
+	At        time.Time
+	Actor     string // who acted, in words (an email, an API key…)
+	ActorID   string // as recorded, e.g. "console:usr_…"
+	Action    string
+	App       string // the application's name; "" for none
+	AppURL    string // "" when it no longer exists
+	Target    string // what was acted on, in words where known
+	TargetURL string // "" when there is no page for it
+	Details   []Field
+	Hash      string
+}
+
+// Field is one named value.
+type Field struct {
+	Name  string
+	Value string
 }
 
 // PrivacyView is the self-service privacy page before the person verified.

@@ -88,6 +88,10 @@ type AppStore interface {
 	Notice(ctx context.Context, appID, locale string, version int) (*likeness.Notice, error)
 	Outcomes(ctx context.Context, appID string, since time.Time) ([]likeness.OutcomeCount, error)
 	AuditEntries(ctx context.Context, orgID string, afterSeq int64, limit int) ([]likeness.AuditEntry, error)
+	// AuditSearch returns the entries that match, newest first. EINVALID.
+	AuditSearch(ctx context.Context, orgID string, f likeness.AuditFilter) ([]likeness.AuditEntry, error)
+	// AuditActions lists the actions the organization's trail holds.
+	AuditActions(ctx context.Context, orgID string) ([]string, error)
 	VerifyAudit(ctx context.Context, orgID string) (int, []likeness.AuditProblem, error)
 	// Audit records an action that changes nothing else.
 	Audit(ctx context.Context, e likeness.AuditEntry) error
@@ -314,7 +318,8 @@ func (h *Handler) Mount(e *echo.Echo) {
 	org(http.MethodPost, "/invitations/:iid/revoke", likeness.OrgAdmin, h.handleRevokeInvitation)
 	org(http.MethodPost, "/members/:uid/role", likeness.OrgAdmin, h.handleMemberRole)
 	org(http.MethodPost, "/members/:uid/remove", likeness.OrgAdmin, h.handleRemoveMember)
-	org(http.MethodGet, "/audit", likeness.OrgOwner, h.handleAudit)
+	org(http.MethodGet, "/audit", likeness.OrgOwner, h.handleAudit)                    // audit.go
+	org(http.MethodGet, "/audit/export", likeness.OrgOwner, h.handleAuditExport)
 	org(http.MethodGet, "/export", likeness.OrgOwner, h.handleExportOrg) // account.go
 	org(http.MethodGet, "/delete", likeness.OrgOwner, h.handleDeleteOrgPage)
 	org(http.MethodPost, "/delete", likeness.OrgOwner, h.handleDeleteOrg)
