@@ -45,7 +45,7 @@ func TestAuditPage(t *testing.T) {
 		"Widget session 0f8e2a9c",
 		"API key " + keys[0].Prefix + "… (owner) of Shop",
 		`href="/console/apps/` + pid + `/faces/` + face.FacialID + `"`, // a target linked
-		`<dt>notice version</dt><dd class="wrap">2</dd>`,                 // details as fields
+		`<dt>notice version</dt><dd class="wrap">2</dd>`,               // details as fields
 		`<dt>reason</dt><dd class="wrap">api</dd>`,
 		`href="/console/apps/` + pid + `"`,
 		`<option value="facialid.enrolled">`,

@@ -318,7 +318,7 @@ func (h *Handler) Mount(e *echo.Echo) {
 	org(http.MethodPost, "/invitations/:iid/revoke", likeness.OrgAdmin, h.handleRevokeInvitation)
 	org(http.MethodPost, "/members/:uid/role", likeness.OrgAdmin, h.handleMemberRole)
 	org(http.MethodPost, "/members/:uid/remove", likeness.OrgAdmin, h.handleRemoveMember)
-	org(http.MethodGet, "/audit", likeness.OrgOwner, h.handleAudit)                    // audit.go
+	org(http.MethodGet, "/audit", likeness.OrgOwner, h.handleAudit) // audit.go
 	org(http.MethodGet, "/audit/export", likeness.OrgOwner, h.handleAuditExport)
 	org(http.MethodGet, "/export", likeness.OrgOwner, h.handleExportOrg) // account.go
 	org(http.MethodGet, "/delete", likeness.OrgOwner, h.handleDeleteOrgPage)
