@@ -337,8 +337,15 @@ type AnalyticsView struct {
 	DayChoices  []int
 	Enrollments Chart
 	Auths       Chart
+	Checks      Chart // liveness and recognition failures per day
 	Failures    Chart
 	Totals      []Total
+	// SuccessRate is the share of started sessions that succeeded,
+	// formatted ("87%"), or "none yet".
+	SuccessRate string
+	// Refused counts attempts refused before a session started, by what
+	// refused them.
+	Refused []Total
 }
 
 // Total is a sum over the period.
