@@ -35,6 +35,7 @@ func (s *Server) admit(c echo.Context) (*likeness.Application, *likeness.Setting
 	app, err := s.cfg.Apps.AppByPublicID(ctx, c.QueryParam("publicId"))
 	if err != nil {
 		if likeness.ErrorCode(err) == likeness.ENOTFOUND {
+			s.countUnknownApp(ctx, requestOrigin(c.Request()), op)
 			return nil, nil, "", withFio(likeness.Errorf(likeness.ENOTFOUND, "Unknown application."), likeness.FioUnauthorized)
 		}
 		return nil, nil, "", err
@@ -117,6 +118,19 @@ func (s *Server) countRefusal(ctx context.Context, appID, op string, code likene
 	}
 	if err := s.cfg.Outcomes.RecordOutcome(ctx, appID, op, code.String()); err != nil {
 		s.log.Warn("outcome not counted", "err", err)
+	}
+}
+
+// countUnknownApp counts a request naming an unknown public ID for the
+// applications that allow its origin (Config.Outcomes), so their owners see
+// a page of theirs with a wrong public ID.
+func (s *Server) countUnknownApp(ctx context.Context, origin, op string) {
+	o, err := likeness.NormalizeOrigin(origin)
+	if s.cfg.Outcomes == nil || origin == "" || err != nil {
+		return
+	}
+	if err := s.cfg.Outcomes.RecordUnknownApp(ctx, o, op); err != nil {
+		s.log.Warn("unknown application not counted", "err", err)
 	}
 }
 

@@ -191,7 +191,7 @@ func AnalyticsPage(v AnalyticsView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "</dl><p class=\"hint\">A widget naming an unknown public ID (10) belongs to no application, so it cannot be counted here: check the public ID in your pages if your visitors see that error.</p></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "</dl><p class=\"hint\">An unknown public ID is counted here when the page asking is on one of this application's allowed origins: most likely a page of yours with a mistyped public ID.</p></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -46,6 +46,7 @@ func outcomeLabel(name string) string {
 var refusedBy = map[string]string{
 	likeness.FioForbiddenOrigin.String(): "origin", likeness.FioEmptyOrigin.String(): "origin",
 	likeness.FioForbiddenCountry.String(): "country", likeness.FioTooManyRequests.String(): "rate limits",
+	likeness.FioUnauthorized.String(): "unknown public ID",
 }
 
 // The failures charted over time: the liveness check, and recognition.
@@ -134,7 +135,10 @@ func (h *Handler) handleAnalytics(c echo.Context, a *appCtx) error {
 	if started := ok + sums.failed; started > 0 {
 		rate = fmt.Sprintf("%.0f%%", 100*float64(ok)/float64(started))
 	}
-	refusedTotal := refused["origin"] + refused["country"] + refused["rate limits"]
+	refusedTotal := 0
+	for _, n := range refused {
+		refusedTotal += n
+	}
 	v := templates.AnalyticsView{Chrome: h.chrome(c, "Analytics"), App: a.header("analytics"), Days: days,
 		DayChoices:  []int{7, 30, 90},
 		Enrollments: templates.NewChart("enroll", "Enrollments", dates, []templates.Series{enroll}, 0),
@@ -146,6 +150,7 @@ func (h *Handler) handleAnalytics(c echo.Context, a *appCtx) error {
 		Totals: []templates.Total{{Label: "enrollments", Value: sums.enroll}, {Label: "authentications", Value: sums.auth},
 			{Label: "failed sessions", Value: sums.failed}, {Label: "refused before starting", Value: refusedTotal}},
 		Refused: []templates.Total{{Label: "site not allowed or no origin (16, 17)", Value: refused["origin"]},
+			{Label: "unknown public ID, from one of this application's origins (10)", Value: refused["unknown public ID"]},
 			{Label: "rate limits (15)", Value: refused["rate limits"]},
 			{Label: "country not allowed (18)", Value: refused["country"]}},
 	}

@@ -422,6 +422,9 @@ func TestAnalytics(t *testing.T) {
 	e.clock.Advance(48 * 3600e9)
 	record("authenticate", "FORBIDDDEN_ORIGIN", 4)
 	record("enroll", "TOO_MANY_REQUESTS", 2)
+	if err := e.db.RecordUnknownApp(ctx, "https://shop.example", "authenticate"); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.db.RecordOutcome(ctx, app.ID, "enroll", "<script>"); err == nil {
 		t.Error("RecordOutcome accepts a malformed outcome")
 	}
@@ -431,7 +434,8 @@ func TestAnalytics(t *testing.T) {
 		"Liveness check failed (5)", "Show the data as a table", `<span class="total-value">3</span>`, `aria-current="page">7 days`,
 		// 8 successes of 11 started sessions; refusals apart.
 		`<span class="total-value">73%</span>`, "<dt>Site not allowed or no origin (16, 17)</dt><dd>4</dd>",
-		"<dt>Rate limits (15)</dt><dd>2</dd>", `<span class="total-value">6</span> <span class="total-label">refused before starting`,
+		"<dt>Rate limits (15)</dt><dd>2</dd>", `<span class="total-value">7</span> <span class="total-label">refused before starting`,
+		"<dt>Unknown public ID, from one of this application&#39;s origins (10)</dt><dd>1</dd>",
 		"Liveness and recognition failures: 3 in the last 7 days"}, append([]string{"UNRECOGNIZED_FACE", "PAD_ATTACK"}, neverShown...))
 	if strings.Contains(r.body, "<script>") || strings.Contains(r.body, "style=") {
 		t.Error("the analytics page has an inline script or style")

@@ -86,3 +86,45 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// TestRecordUnknownApp: a request naming an unknown public ID counts for
+// the applications that allow its origin exactly, whatever the origin
+// holds (LIKE's wildcards are literal, a prefix is not the origin).
+func TestRecordUnknownApp(t *testing.T) {
+	f := newFixture(t)
+	db := f.open(t)
+	shop, _, err := db.CreateApp(ctx, likeness.AppCreate{Name: "Shop", Origins: []string{"https://shop.example", "https://www.shop.example:8443"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := mustApp(t, db, "Other") // https://example.com
+	for _, o := range []string{"https://shop.example", "https://shop.example", "https://shop.exampl", "https://%", "https://_hop.example",
+		"https://www.shop.example:8443", "http://shop.example"} {
+		if err := db.RecordUnknownApp(ctx, o, "authenticate"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.RecordUnknownApp(ctx, "https://shop.example", "delete"); likeness.ErrorCode(err) != likeness.EINVALID {
+		t.Errorf("bad op: %v", err)
+	}
+	count := func(appID string) int {
+		t.Helper()
+		cs, err := db.Outcomes(ctx, appID, f.clock.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, c := range cs {
+			if c.Outcome == "UNAUTHORIZED" && c.Op == "authenticate" {
+				n += c.Count
+			}
+		}
+		return n
+	}
+	if n := count(shop.ID); n != 3 {
+		t.Errorf("shop: %d, want 3", n)
+	}
+	if n := count(other.ID); n != 0 {
+		t.Errorf("other: %d, want 0", n)
+	}
+}
