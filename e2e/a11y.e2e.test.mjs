@@ -13,6 +13,8 @@
 // Chromium or the shared face video is absent. Not covered: the privacy
 // page of a verified person (strict liveness cannot be passed by a recorded
 // clip; go test ./web -run Privacy renders it).
+// LIKENESS_SCREENSHOTS=docs/screenshots also saves the members page and a
+// filtered audit trail.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -171,9 +173,10 @@ describe('accessibility (axe-core, WCAG 2.1 A/AA)', { timeout: 900_000 }, () => 
         assert.ok(res.status() < 500, `${what}: ${res.status()}`);
         await page.locator('details').evaluateAll((ds) => ds.forEach((d) => { d.open = true; })); // chart tables too
         await audit(page, what);
-        if (SHOTS && v.name === '1280 light' && what === 'members') {
+        const shot = { members: 'console-members.png', 'audit filtered': 'console-audit-filtered.png' }[what];
+        if (SHOTS && v.name === '1280 light' && shot) {
           mkdirSync(SHOTS, { recursive: true });
-          await page.screenshot({ path: join(SHOTS, 'console-members.png'), fullPage: true });
+          await page.screenshot({ path: join(SHOTS, shot), fullPage: true });
         }
       }
 

@@ -359,7 +359,7 @@ func (n *auditNamer) row(e likeness.AuditEntry) templates.AuditRow {
 		r.TargetURL = templates.AppPath(app.publicID, "/webhooks")
 	case family == "apikey":
 		r.TargetURL = templates.AppPath(app.publicID, "/keys")
-	case family == "notice" || family == "consent":
+	case family == "notice":
 		r.TargetURL = templates.AppPath(app.publicID, "/consent")
 	case family == "settings":
 		r.TargetURL = templates.AppPath(app.publicID, "/security")
