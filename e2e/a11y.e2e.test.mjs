@@ -173,6 +173,11 @@ describe('accessibility (axe-core, WCAG 2.1 A/AA)', { timeout: 900_000 }, () => 
         assert.ok(res.status() < 500, `${what}: ${res.status()}`);
         await page.locator('details').evaluateAll((ds) => ds.forEach((d) => { d.open = true; })); // chart tables too
         await audit(page, what);
+        if (what === 'overview') { // the Copy button never covers the snippet
+          const [b, p] = [await page.locator('button[data-copy=snippet]').boundingBox(), await page.locator('pre#snippet').boundingBox()];
+          const apart = b.y + b.height <= p.y || p.y + p.height <= b.y || b.x + b.width <= p.x || p.x + p.width <= b.x;
+          if (!apart) problems.push(`overview: the Copy button covers the snippet (${JSON.stringify({ b, p })})`);
+        }
         const shot = { members: 'console-members.png', 'audit filtered': 'console-audit-filtered.png' }[what];
         if (SHOTS && v.name === '1280 light' && shot) {
           mkdirSync(SHOTS, { recursive: true });

@@ -126,7 +126,7 @@ func (s *Server) countRefusal(ctx context.Context, appID, op string, code likene
 // a page of theirs with a wrong public ID.
 func (s *Server) countUnknownApp(ctx context.Context, origin, op string) {
 	o, err := likeness.NormalizeOrigin(origin)
-	if s.cfg.Outcomes == nil || origin == "" || err != nil {
+	if s.cfg.Outcomes == nil || err != nil { // no Origin: nobody's site
 		return
 	}
 	if err := s.cfg.Outcomes.RecordUnknownApp(ctx, o, op); err != nil {

@@ -458,7 +458,6 @@ type AuditRow struct {
 	Target    string // what was acted on, in words where known
 	TargetURL string // "" when there is no page for it
 	Details   []Field
-	Hash      string
 }
 
 // Field is one named value.

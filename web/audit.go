@@ -331,7 +331,7 @@ func (n *auditNamer) choices() []templates.Choice {
 // row describes one entry in words, with links.
 func (n *auditNamer) row(e likeness.AuditEntry) templates.AuditRow {
 	r := templates.AuditRow{Seq: e.Seq, At: e.At, Actor: n.actor(e.Actor), ActorID: e.Actor, Action: e.Action,
-		Target: e.Target, Details: detailFields(e.Details), Hash: e.Hash}
+		Target: e.Target, Details: detailFields(e.Details)}
 	app, ok := n.apps[e.AppID]
 	if ok {
 		r.App, r.AppURL = app.name, templates.AppPath(app.publicID, "")
