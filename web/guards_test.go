@@ -82,6 +82,9 @@ func TestCreateAppPreselectsOrg(t *testing.T) {
 		[]string{selected, `href="/console/apps?org=` + bobOrg + `#new-app"`}, nil)
 	check(t, "no org named", ann.get("/console/apps"), http.StatusOK, []string{"Org of bob@example.com"}, []string{selected})
 	check(t, "unknown org named", ann.get("/console/apps?org=org_nope"), http.StatusOK, []string{"Acme"}, []string{" selected>"})
+	// The organization in the breadcrumb of its pages leads there.
+	check(t, "crumb", ann.get("/console/orgs/"+bobOrg+"/members"), http.StatusOK,
+		[]string{`href="/console/apps?org=` + bobOrg + `#org-` + bobOrg + `"`}, nil)
 	r := ann.post("/console/apps", url.Values{"org": {bobOrg}, "name": {"Kept"}, "origins": {" "}})
 	check(t, "refused, org kept", r, http.StatusBadRequest, []string{"Add at least one allowed origin", selected, `value="Kept"`}, nil)
 }
