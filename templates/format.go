@@ -58,7 +58,9 @@ func OrgPath(orgID, rest string) string { return "/console/orgs/" + orgID + rest
 
 // OrgAppsPath is the applications page with the organization's applications
 // in view and its create form preselecting it.
-func OrgAppsPath(orgID string) string { return "/console/apps?org=" + url.QueryEscape(orgID) + "#org-" + orgID }
+func OrgAppsPath(orgID string) string {
+	return "/console/apps?org=" + url.QueryEscape(orgID) + "#org-" + orgID
+}
 
 // Contains reports whether list holds s.
 func Contains(list []string, s string) bool {
