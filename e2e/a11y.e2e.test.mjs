@@ -106,8 +106,9 @@ describe('accessibility (axe-core, WCAG 2.1 A/AA)', { timeout: 900_000 }, () => 
     await page.getByTestId('add-webhook').click();
     await page.getByRole('link', { name: 'https://hooks.example.invalid/likeness' }).click();
     urls.webhook = page.url();
-    urls.org = /\/console\/orgs\/([^/]+)\/members/.exec(await page.content())?.[1];
-    assert.ok(urls.org, 'the organization ID is linked from the application pages');
+    // The demo application's organization, from the breadcrumb.
+    urls.org = /href="\/console\/apps\?org=([^#"&]+)#/.exec(await page.content())?.[1];
+    assert.ok(urls.org, 'the organization is linked from the application pages');
     await page.goto(`${server.url}/console/orgs/${urls.org}/members`);
     await page.fill('#member-email', 'vera@example.com');
     await page.getByTestId('invite-submit').click();
