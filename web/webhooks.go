@@ -13,9 +13,9 @@ import (
 	"github.com/likeness/likeness/webhooks"
 )
 
-// PrivateWebhooksFlag is how a server operator allows webhooks to private
+// privateWebhooksFlag is how a server operator allows webhooks to private
 // and loopback addresses; the console names it when it refuses one.
-const PrivateWebhooksFlag = "--webhook-allow-private (or LIKENESS_WEBHOOK_ALLOW_PRIVATE=1)"
+const privateWebhooksFlag = "--webhook-allow-private (or LIKENESS_WEBHOOK_ALLOW_PRIVATE=1)"
 
 // checkWebhookHost refuses a webhook URL whose host is a loopback, private,
 // link-local or other internal address written out (an IP literal, or
@@ -40,7 +40,7 @@ func checkWebhookHost(raw string, allowPrivate bool) error {
 		return nil
 	}
 	return likeness.Errorf(likeness.EINVALID, "%s is a private or loopback address, which this server does not send "+
-		"webhooks to. Use a public URL, or start the server with %s (development only).", host, PrivateWebhooksFlag)
+		"webhooks to. Use a public URL, or start the server with %s (development only).", host, privateWebhooksFlag)
 }
 
 func endpointRow(ep *likeness.WebhookEndpoint) templates.EndpointRow {
