@@ -46,3 +46,19 @@ func ActorFrom(ctx context.Context) string {
 	}
 	return "system"
 }
+
+// AuditActorKinds are the kinds of actor ("widget:" for every widget
+// session…) an AuditFilter may name instead of one actor.
+var AuditActorKinds = []string{"console:", "api:", "widget:", "self_service:", "support:", "system:", "cli:"}
+
+// AuditFilter selects audit entries; zero fields select everything.
+type AuditFilter struct {
+	Action string    // one action, exactly
+	Actor  string    // one actor exactly, or one of AuditActorKinds
+	From   time.Time // entries at or after
+	To     time.Time // entries before
+	// BeforeSeq pages backwards: only entries with a smaller Seq (0: from
+	// the newest).
+	BeforeSeq int64
+	Limit     int // at most this many (1 to 10 000; 0 means 100)
+}

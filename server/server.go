@@ -62,6 +62,10 @@ type Config struct {
 	// analytics: "ok" or the FACEIO code name, per application and operation.
 	Outcomes interface {
 		RecordOutcome(ctx context.Context, appID, op, outcome string) error
+		// RecordUnknownApp counts a widget request naming an unknown public
+		// ID as "UNAUTHORIZED" for every application that allows its
+		// (normalised) origin: a site with a mistyped public ID.
+		RecordUnknownApp(ctx context.Context, origin, op string) error
 	}
 	// Prompts are what strict liveness challenges draw from (default:
 	// blink, turn left and turn right); see ParsePrompts.

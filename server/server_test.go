@@ -434,6 +434,23 @@ func TestEnrollThenAuthenticate(t *testing.T) {
 	if h.faceCount() != 1 {
 		t.Fatalf("%d faces stored", h.faceCount())
 	}
+	// The enrollment is audited as the widget session (docs/api.md).
+	entries, err := h.db.AuditEntries(context.Background(), h.app.OrgID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrolled := false
+	for _, e := range entries {
+		if e.Target == facialID && e.Action == "facialid.enrolled" {
+			enrolled = true
+			if _, err := uuid.Parse(strings.TrimPrefix(e.Actor, "widget:")); err != nil || !strings.HasPrefix(e.Actor, "widget:") {
+				t.Errorf("enrollment audited as %q, want widget:<session>", e.Actor)
+			}
+		}
+	}
+	if !enrolled {
+		t.Errorf("no facialid.enrolled entry for %s in %d entries", facialID, len(entries))
+	}
 
 	// The same person, later frames of the clip.
 	a, _, err := h.dial(opAuthenticate, testOrigin)

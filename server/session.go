@@ -127,7 +127,8 @@ func newSession(s *Server, conn *websocket.Conn, app *likeness.Application, set 
 // run drives the session to one result or one error and closes the socket.
 func (ss *session) run() {
 	defer ss.conn.Close()
-	ctx, cancel := context.WithCancel(ss.s.base)
+	// What the session changes is audited as "widget:<session>" (docs/api.md).
+	ctx, cancel := context.WithCancel(likeness.WithActor(ss.s.base, "widget:"+ss.id))
 	defer cancel()
 
 	ss.conn.SetReadLimit(int64(4 * ss.s.lim.MaxFrameBytes))

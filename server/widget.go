@@ -36,6 +36,7 @@ func (s *Server) admit(c echo.Context) (*likeness.Application, *likeness.Setting
 	app, err := s.cfg.Apps.AppByPublicID(ctx, c.QueryParam("publicId"))
 	if err != nil {
 		if likeness.ErrorCode(err) == likeness.ENOTFOUND {
+			s.countUnknownApp(ctx, requestOrigin(c.Request()), op)
 			return nil, nil, "", withFio(likeness.Errorf(likeness.ENOTFOUND, "Unknown application."), likeness.FioUnauthorized)
 		}
 		return nil, nil, "", err
@@ -45,14 +46,20 @@ func (s *Server) admit(c echo.Context) (*likeness.Application, *likeness.Setting
 		return nil, nil, "", err
 	}
 	origin := requestOrigin(c.Request())
+	// Refusals of a known application are counted in its analytics, so its
+	// owner sees sites being refused (the console warns about 17).
+	refuse := func(msg string, code likeness.FioCode) (*likeness.Application, *likeness.Settings, string, error) {
+		s.countRefusal(ctx, app.ID, op, code)
+		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "%s", msg), code)
+	}
 	switch {
 	case origin == "" && st.RejectEmptyOrigin:
-		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The request has no Origin header."), likeness.FioEmptyOrigin)
+		return refuse("The request has no Origin header.", likeness.FioEmptyOrigin)
 	case origin != "" && !originAllowed(s.allowedOrigins(app, op, c.QueryParam("purpose")), origin):
-		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "This site is not allowed to use the application."), likeness.FioForbiddenOrigin)
+		return refuse("This site is not allowed to use the application.", likeness.FioForbiddenOrigin)
 	}
 	if !s.countryAllowed(c.Request(), st) {
-		return nil, nil, "", withFio(likeness.Errorf(likeness.EFORBIDDEN, "The application is not available in this country."), likeness.FioForbiddenCountry)
+		return refuse("The application is not available in this country.", likeness.FioForbiddenCountry)
 	}
 	if op == opAuthenticate && c.QueryParam("purpose") == likeness.PurposePrivacy && s.ownOrigin(origin) &&
 		st.Liveness != likeness.LivenessStrict {
@@ -100,6 +107,10 @@ func (s *Server) ownOrigin(origin string) bool {
 var errPADCooldown = withFio(likeness.Errorf(likeness.ERATELIMIT,
 	"Too many failed liveness checks; try again later."), likeness.FioTooManyRequests)
 
+// errTooManySessions refuses a session over the rate or concurrency limits.
+var errTooManySessions = withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."),
+	likeness.FioTooManyRequests)
+
 // countRefusal counts a session refused at admission in the outcome
 // analytics (Config.Outcomes), as the FACEIO code it was refused with.
 func (s *Server) countRefusal(ctx context.Context, appID, op string, code likeness.FioCode) {
@@ -111,6 +122,19 @@ func (s *Server) countRefusal(ctx context.Context, appID, op string, code likene
 	}
 	if err := s.cfg.Outcomes.RecordOutcome(ctx, appID, op, code.String()); err != nil {
 		s.log.Warn("outcome not counted", "err", err)
+	}
+}
+
+// countUnknownApp counts a request naming an unknown public ID for the
+// applications that allow its origin (Config.Outcomes), so their owners see
+// a page of theirs with a wrong public ID.
+func (s *Server) countUnknownApp(ctx context.Context, origin, op string) {
+	o, err := likeness.NormalizeOrigin(origin)
+	if s.cfg.Outcomes == nil || err != nil { // no Origin: nobody's site
+		return
+	}
+	if err := s.cfg.Outcomes.RecordUnknownApp(ctx, o, op); err != nil {
+		s.log.Warn("unknown application not counted", "err", err)
 	}
 }
 
@@ -191,13 +215,17 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 	if _, err := s.admitPurpose(c, op); err != nil {
 		return err
 	}
+	// The widget opens no socket after a refused check: a refusal here is
+	// counted here, once.
 	servable, retry := s.capacity.sessions()
 	if !s.slots.free(app.ID, s.cfg.Network.ClientIP(c.Request()), servable) {
+		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
 		return s.errBusy(c, retry)
 	}
 	if blocked, err := s.padLim.blocked(c.Request().Context(), app.ID, s.cfg.Network.ClientIP(c.Request())); err != nil {
 		return err
 	} else if blocked {
+		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
 		return errPADCooldown
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"ok": true})
@@ -224,11 +252,13 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		return errPADCooldown
 	}
 	if !s.sessLim.allow(app.ID, ip, st) {
-		return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
+		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
+		return errTooManySessions
 	}
 	servable, retry := s.capacity.sessions()
 	release, ok := s.slots.take(app.ID, ip, servable)
 	if !ok {
+		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
 		return s.errBusy(c, retry)
 	}
 	up := websocket.Upgrader{

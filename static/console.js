@@ -70,9 +70,19 @@
     const status = document.getElementById('privacy-status');
     const form = document.getElementById('privacy-token-form');
     const failed = 'We could not verify you. If you are enrolled with this site, try again in good light, looking straight at the camera.';
+    // Problems show as an alert (styled as the page's other errors); the
+    // status line says what is going on.
+    const alert = document.getElementById('privacy-error');
+    const fail = (text) => {
+      status.textContent = '';
+      alert.textContent = text;
+      alert.hidden = false;
+    };
     verify.addEventListener('click', async () => {
+      alert.hidden = true;
+      alert.textContent = '';
       if (typeof window.faceIO !== 'function') {
-        status.textContent = 'The face check could not load. Reload the page and try again.';
+        fail('The face check could not load. Reload the page and try again.');
         return;
       }
       verify.disabled = true;
@@ -84,9 +94,9 @@
         form.submit();
       } catch (code) {
         verify.disabled = false;
-        if (code === 1) status.textContent = 'Your camera could not be used. Allow it for this page, then try again.';
+        if (code === 1) fail('Your camera could not be used. Allow it for this page, then try again.');
         else if (code === 13) status.textContent = 'You closed the check. Press the button to try again.';
-        else status.textContent = failed;
+        else fail(failed);
         verify.focus();
       }
     });

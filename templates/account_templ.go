@@ -478,7 +478,7 @@ func SupportPage(v SupportView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "<div class=\"table-wrap\"><table data-testid=\"support-uses\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Operator</th><th scope=\"col\">Page</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "<div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Support accesses used\"><table data-testid=\"support-uses\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Operator</th><th scope=\"col\">Page</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -537,7 +537,7 @@ func SupportPage(v SupportView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(v.Grants) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<section class=\"card\" aria-labelledby=\"grants-h\"><h2 id=\"grants-h\">Grants</h2><div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Granted</th><th scope=\"col\">By</th><th scope=\"col\">Until</th><th scope=\"col\">Status</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<section class=\"card\" aria-labelledby=\"grants-h\"><h2 id=\"grants-h\">Grants</h2><div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Support access grants\"><table><thead><tr><th scope=\"col\">Granted</th><th scope=\"col\">By</th><th scope=\"col\">Until</th><th scope=\"col\">Status</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -56,6 +56,12 @@ func AppPath(publicID, rest string) string { return "/console/apps/" + publicID 
 // OrgPath returns the console path of an organization page.
 func OrgPath(orgID, rest string) string { return "/console/orgs/" + orgID + rest }
 
+// OrgAppsPath is the applications page with the organization's applications
+// in view and its create form preselecting it.
+func OrgAppsPath(orgID string) string {
+	return "/console/apps?org=" + url.QueryEscape(orgID) + "#org-" + orgID
+}
+
 // Contains reports whether list holds s.
 func Contains(list []string, s string) bool {
 	for _, x := range list {

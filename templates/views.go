@@ -134,6 +134,10 @@ type AppView struct {
 	CollectionID  string // for the REST API's /v1/collections/{id}
 	CreatedAt     time.Time
 	NewAPIKey     string // the first API key, right after creation only
+	// RefusedOrigins counts widget sessions refused for their origin (16
+	// EMPTY_ORIGIN, 17 FORBIDDDEN_ORIGIN) in the last RefusedDays days.
+	RefusedOrigins int
+	RefusedDays    int
 }
 
 // ConsentView is the consent notice editor and its versions.
@@ -333,8 +337,15 @@ type AnalyticsView struct {
 	DayChoices  []int
 	Enrollments Chart
 	Auths       Chart
+	Checks      Chart // liveness and recognition failures per day
 	Failures    Chart
 	Totals      []Total
+	// SuccessRate is the share of started sessions that succeeded,
+	// formatted ("87%"), or "none yet".
+	SuccessRate string
+	// Refused counts attempts refused before a session started, by what
+	// refused them.
+	Refused []Total
 }
 
 // Total is a sum over the period.
@@ -350,6 +361,7 @@ type MembersView struct {
 	Members     []MemberRow
 	Invitations []InvitationRow // pending
 	Self        string          // the account's ID
+	Owners      int             // how many members are owners
 	InviteEmail string          // an invitation just made…
 	InviteLink  string          // …and its link, shown once
 	Form        MemberForm
@@ -389,6 +401,10 @@ func (v MembersView) CanManage() bool {
 	return v.Org.Role == likeness.OrgOwner || v.Org.Role == likeness.OrgAdmin
 }
 
+// SoleOwner reports whether m is the organization's only owner, whom
+// nobody may remove or demote.
+func (v MembersView) SoleOwner(m MemberRow) bool { return m.Role == likeness.OrgOwner && v.Owners == 1 }
+
 // MemberRow is one member.
 type MemberRow struct {
 	UserID   string
@@ -405,20 +421,49 @@ type AuditView struct {
 	Count    int        // entries in the chain
 	Verified bool
 	Problems []string
-	Older    int64 // ?before= for the next (older) page; 0 when none
-	Newer    int64 // non-zero when this is not the newest page
+	Filter   AuditFilterForm
+	Actions  []string // the actions the trail holds, for the filter
+	Actors   []Choice // who may be chosen in the filter
+	Older    string   // the query of the next (older) page; "" when none
+	Newer    bool     // this is not the newest page
+	Query    string   // the filter as a query string (export links)
 }
 
-// AuditRow is one audit entry.
+// AuditFilterForm holds the audit page's filter as typed.
+type AuditFilterForm struct {
+	Action string
+	Actor  string
+	From   string // YYYY-MM-DD
+	To     string // YYYY-MM-DD, inclusive
+}
+
+// Any reports whether a filter is set.
+func (f AuditFilterForm) Any() bool { return f != AuditFilterForm{} }
+
+// Choice is one option of a select.
+type Choice struct {
+	Value string
+	Label string
+}
+
+// AuditRow is one audit entry, in words.
 type AuditRow struct {
-	Seq     int64
-	At      time.Time
-	Actor   string
-	Action  string
-	App     string
-	Target  string
-	Details string
-	Hash    string
+	Seq       int64
+	At        time.Time
+	Actor     string // who acted, in words (an email, an API key…)
+	ActorID   string // as recorded, e.g. "console:usr_…"
+	Action    string
+	App       string // the application's name; "" for none
+	AppURL    string // "" when it no longer exists
+	Target    string // what was acted on, in words where known
+	TargetURL string // "" when there is no page for it
+	Details   []Field
+}
+
+// Field is one named value.
+type Field struct {
+	Name  string
+	Value string
 }
 
 // PrivacyView is the self-service privacy page before the person verified.

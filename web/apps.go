@@ -77,7 +77,8 @@ func (a *appCtx) header(tab string) templates.AppHeader {
 
 // handleApps lists the account's organizations and applications.
 func (h *Handler) handleApps(c echo.Context) error {
-	return h.renderApps(c, http.StatusOK, templates.AppForm{}, "")
+	// ?org= preselects the organization the person came from.
+	return h.renderApps(c, http.StatusOK, templates.AppForm{OrgID: c.QueryParam("org")}, "")
 }
 
 func (h *Handler) renderApps(c echo.Context, status int, form templates.AppForm, problem string) error {
@@ -123,7 +124,8 @@ func splitList(s string) []string {
 }
 
 // handleCreateApp creates an application in one of the account's
-// organizations and shows its first API key, once.
+// organizations and redirects to its overview, which shows its first API
+// key once.
 func (h *Handler) handleCreateApp(c echo.Context) error {
 	ctx := c.Request().Context()
 	s := currentSession(c)
@@ -148,14 +150,13 @@ func (h *Handler) handleCreateApp(c echo.Context) error {
 		}
 		return err
 	}
-	a := &appCtx{app: app, m: m, s: s}
-	v, err := h.appView(c, a)
-	if err != nil {
+	// POST/redirect/GET: the key travels to the overview in a cookie that
+	// it shows once (once.go), so a reload neither creates another
+	// application nor shows the key again.
+	if err := h.setOnce(c, app.PublicID, sec.APIKey); err != nil {
 		return err
 	}
-	v.NewAPIKey = sec.APIKey
-	v.Chrome.Flash = "The application was created."
-	return h.render(c, http.StatusCreated, templates.AppPage(*v))
+	return redirectDone(c, templates.AppPath(app.PublicID, ""), "created")
 }
 
 func (h *Handler) appView(c echo.Context, a *appCtx) (*templates.AppView, error) {
@@ -170,14 +171,32 @@ func (h *Handler) appView(c echo.Context, a *appCtx) (*templates.AppView, error)
 	if col.RetentionDays != nil {
 		v.RetentionDays = strconv.Itoa(*col.RetentionDays)
 	}
+	// Sites refused for their origin lately: usually a site of the owner's
+	// that is missing from the list.
+	since := h.now().UTC().AddDate(0, 0, -(refusedOriginDays - 1))
+	counts, err := h.store.Outcomes(c.Request().Context(), a.app.ID, since)
+	if err != nil {
+		return nil, err
+	}
+	for _, oc := range counts {
+		if oc.Outcome == likeness.FioForbiddenOrigin.String() || oc.Outcome == likeness.FioEmptyOrigin.String() {
+			v.RefusedOrigins += oc.Count
+		}
+	}
+	v.RefusedDays = refusedOriginDays
 	return v, nil
 }
+
+// refusedOriginDays is the period over which the overview counts sessions
+// refused for their origin (16 and 17).
+const refusedOriginDays = 7
 
 func (h *Handler) handleApp(c echo.Context, a *appCtx) error {
 	v, err := h.appView(c, a)
 	if err != nil {
 		return err
 	}
+	v.NewAPIKey = h.takeOnce(c, a.app.PublicID)
 	return h.render(c, http.StatusOK, templates.AppPage(*v))
 }
 

@@ -30,12 +30,23 @@ func TestApplicationLifecycle(t *testing.T) {
 	r := b.post("/console/apps", url.Values{"org": {org}, "name": {"No site"}, "origins": {"  "}})
 	check(t, "create without an origin", r, http.StatusBadRequest, []string{"Add at least one allowed origin", `value="No site"`}, nil)
 	r = b.post("/console/apps", url.Values{"org": {org}, "name": {"Shop"}, "origins": {"https://shop.example\nhttps://www.shop.example:8443"}})
-	check(t, "create", r, http.StatusCreated, []string{"Your first API key", "shown only once", `&lt;script src=&#34;https://likeness.test/fio.js&#34;&gt;&lt;/script&gt;`}, neverShown)
-	key := apiKeyRe.FindString(r.body)
-	pid := publicIDs.FindString(r.body)
-	if key == "" || pid == "" {
-		t.Fatalf("the create reply shows no API key or public ID:\n%s", excerpt(r.body))
+	// POST/redirect/GET: the overview shows the key once; a reload does not.
+	pid := publicIDs.FindString(r.location())
+	if r.Code != http.StatusSeeOther || r.location() != "/console/apps/"+pid+"?done=created" {
+		t.Fatalf("create: %d %q\n%s", r.Code, r.location(), excerpt(r.body))
 	}
+	if strings.Contains(r.body, "lk_") {
+		t.Error("the redirect carries the key")
+	}
+	r = b.get(r.location())
+	check(t, "created", r, http.StatusOK, []string{"The application was created.", "Your first API key", "shown only once",
+		`&lt;script src=&#34;https://likeness.test/fio.js&#34;&gt;&lt;/script&gt;`}, neverShown)
+	key := apiKeyRe.FindString(r.body)
+	if key == "" {
+		t.Fatalf("the overview shows no API key after creation:\n%s", excerpt(r.body))
+	}
+	check(t, "created, reloaded", b.get("/console/apps/"+pid+"?done=created"), http.StatusOK, []string{"Shop"},
+		[]string{key, "Your first API key"})
 	if !strings.Contains(r.body, `new faceIO(&#34;`+pid+`&#34;)`) {
 		t.Errorf("no integration snippet for %s", pid)
 	}
@@ -409,13 +420,23 @@ func TestAnalytics(t *testing.T) {
 	e.clock.Advance(-48 * 3600e9)
 	record("enroll", "PAD_ATTACK", 1)
 	e.clock.Advance(48 * 3600e9)
+	record("authenticate", "FORBIDDDEN_ORIGIN", 4)
+	record("enroll", "TOO_MANY_REQUESTS", 2)
+	if err := e.db.RecordUnknownApp(ctx, "https://shop.example", "authenticate"); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.db.RecordOutcome(ctx, app.ID, "enroll", "<script>"); err == nil {
 		t.Error("RecordOutcome accepts a malformed outcome")
 	}
 	r := b.get(base + "/analytics?days=7")
 	check(t, "charts", r, http.StatusOK, []string{`<svg class="chart-svg"`, `role="img"`, "<rect class=\"bar s0\"",
-		"Enrollments: 3 in the last 7 days", "Authentications: 5 in the last 7 days", "UNRECOGNIZED_FACE", "PAD_ATTACK",
-		"Show the data as a table", `<span class="total-value">3</span>`, `aria-current="page">7 days`}, neverShown)
+		"Enrollments: 3 in the last 7 days", "Authentications: 5 in the last 7 days", "Face not recognised (3)",
+		"Liveness check failed (5)", "Show the data as a table", `<span class="total-value">3</span>`, `aria-current="page">7 days`,
+		// 8 successes of 11 started sessions; refusals apart.
+		`<span class="total-value">73%</span>`, "<dt>Site not allowed or no origin (16, 17)</dt><dd>4</dd>",
+		"<dt>Rate limits (15)</dt><dd>2</dd>", `<span class="total-value">7</span> <span class="total-label">refused before starting`,
+		"<dt>Unknown public ID, from one of this application&#39;s origins (10)</dt><dd>1</dd>",
+		"Liveness and recognition failures: 3 in the last 7 days"}, append([]string{"UNRECOGNIZED_FACE", "PAD_ATTACK"}, neverShown...))
 	if strings.Contains(r.body, "<script>") || strings.Contains(r.body, "style=") {
 		t.Error("the analytics page has an inline script or style")
 	}

@@ -147,6 +147,7 @@ func (h *Handler) chrome(c echo.Context, title string) templates.Chrome {
 var doneMessages = map[string]string{
 	"signedout":     "You are signed out.",
 	"password":      "Your password was changed. Other sessions of your account were signed out.",
+	"created":       "The application was created.",
 	"renamed":       "The application was renamed.",
 	"origins":       "The allowed origins were saved.",
 	"collection":    "The retention policy was saved.",

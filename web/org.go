@@ -1,8 +1,8 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -50,6 +50,9 @@ func (h *Handler) membersView(c echo.Context, m *likeness.Membership) (*template
 		Form: templates.MemberForm{Role: likeness.OrgViewer}}
 	for _, x := range members {
 		v.Members = append(v.Members, templates.MemberRow{UserID: x.UserID, Email: x.Email, Role: x.Role, JoinedAt: x.CreatedAt})
+		if x.Role == likeness.OrgOwner {
+			v.Owners++
+		}
 	}
 	if roleRank(m.Role) >= roleRank(likeness.OrgAdmin) {
 		invs, err := h.store.Invitations(ctx, m.Org.ID)
@@ -103,7 +106,19 @@ func (h *Handler) memberError(c echo.Context, m *likeness.Membership, err error)
 		return verr
 	}
 	v.Chrome.Error = likeness.ErrorMessage(err)
+	if likeness.ErrorCode(err) == likeness.EPRECONDITION { // the store's last-owner rule
+		v.Chrome.Error = fmt.Sprintf("%s is the only owner of %s, and an organization needs at least one owner. "+
+			"Make another member an owner first; nothing was changed.", h.memberEmail(c, m), m.Org.Name)
+	}
 	return h.render(c, status, templates.MembersPage(*v))
+}
+
+// memberEmail names the member in the path, for a message.
+func (h *Handler) memberEmail(c echo.Context, m *likeness.Membership) string {
+	if t, err := h.store.Membership(c.Request().Context(), m.Org.ID, c.Param("uid")); err == nil && t.Email != "" {
+		return t.Email
+	}
+	return "This member"
 }
 
 func (h *Handler) handleMemberRole(c echo.Context, m *likeness.Membership) error {
@@ -139,47 +154,4 @@ func (h *Handler) handleRemoveMember(c echo.Context, m *likeness.Membership) err
 		return redirectDone(c, "/console/apps", "member-gone")
 	}
 	return redirectDone(c, templates.OrgPath(m.Org.ID, "/members"), "member-gone")
-}
-
-// auditPage is how many audit entries a page shows.
-const auditPage = 50
-
-// handleAudit shows the organization's audit trail, newest first, with the
-// verification of its whole chain. Owners only.
-func (h *Handler) handleAudit(c echo.Context, m *likeness.Membership) error {
-	ctx := c.Request().Context()
-	count, problems, err := h.store.VerifyAudit(ctx, m.Org.ID)
-	if err != nil {
-		return err
-	}
-	before := int64(count) + 1
-	if b, err := strconv.ParseInt(c.QueryParam("before"), 10, 64); err == nil && b > 1 && b <= int64(count) {
-		before = b
-	}
-	after := max(0, before-1-auditPage)
-	entries, err := h.store.AuditEntries(ctx, m.Org.ID, after, int(before-1-after))
-	if err != nil {
-		return err
-	}
-	v := templates.AuditView{Chrome: h.chrome(c, "Audit trail of "+m.Org.Name), Org: orgLink(m), Count: count,
-		Verified: len(problems) == 0}
-	for _, p := range problems {
-		v.Problems = append(v.Problems, "entry "+strconv.FormatInt(p.Seq, 10)+": "+p.Problem)
-	}
-	for i := len(entries) - 1; i >= 0; i-- {
-		e := entries[i]
-		details := string(e.Details)
-		if details == "{}" {
-			details = ""
-		}
-		v.Entries = append(v.Entries, templates.AuditRow{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action,
-			App: e.AppID, Target: e.Target, Details: details, Hash: e.Hash})
-	}
-	if after > 0 {
-		v.Older = after + 1
-	}
-	if before <= int64(count) {
-		v.Newer = 1
-	}
-	return h.render(c, http.StatusOK, templates.AuditPage(v))
 }

@@ -130,7 +130,7 @@ func TestPrivacyPage(t *testing.T) {
 		c := e.browser()
 		c.ip = "192.0.2." + string(rune('A'+len(tc.name)%20)) // keep clear of the per-address limit
 		r := c.verify(pid, tc.token)
-		check(t, tc.name, r, http.StatusUnauthorized, []string{privacyFailed}, []string{face.FacialID, stranger.FacialID})
+		check(t, tc.name, r, http.StatusUnauthorized, []string{privacyFailed, `class="notice notice-error" role="alert" id="privacy-failed"`, `id="privacy-error" role="alert"`}, []string{face.FacialID, stranger.FacialID})
 		if c.cookies[privacyCookie] != nil {
 			t.Errorf("%s: a privacy session was opened", tc.name)
 		}

@@ -88,6 +88,10 @@ type AppStore interface {
 	Notice(ctx context.Context, appID, locale string, version int) (*likeness.Notice, error)
 	Outcomes(ctx context.Context, appID string, since time.Time) ([]likeness.OutcomeCount, error)
 	AuditEntries(ctx context.Context, orgID string, afterSeq int64, limit int) ([]likeness.AuditEntry, error)
+	// AuditSearch returns the entries that match, newest first. EINVALID.
+	AuditSearch(ctx context.Context, orgID string, f likeness.AuditFilter) ([]likeness.AuditEntry, error)
+	// AuditActions lists the actions the organization's trail holds.
+	AuditActions(ctx context.Context, orgID string) ([]string, error)
 	VerifyAudit(ctx context.Context, orgID string) (int, []likeness.AuditProblem, error)
 	// Audit records an action that changes nothing else.
 	Audit(ctx context.Context, e likeness.AuditEntry) error
@@ -155,6 +159,9 @@ type Config struct {
 	ClientIP func(r *http.Request) string
 	// ProductVersion is shown in the footer; optional.
 	ProductVersion string
+	// WebhookAllowPrivate is the server's --webhook-allow-private: without
+	// it the console refuses webhook URLs on private or loopback addresses.
+	WebhookAllowPrivate bool
 }
 
 // Handler serves the console and the privacy page.
@@ -168,6 +175,7 @@ type Handler struct {
 	consoleKey []byte
 	privacyKey []byte
 	csrfKey    []byte
+	onceKey    []byte // once.go
 	pw         *passwords
 	assets     *assets
 	limits     *throttles // limit.go
@@ -208,7 +216,7 @@ func New(cfg Config) (*Handler, error) {
 	for _, k := range []struct {
 		dst     *[]byte
 		purpose string
-	}{{&h.consoleKey, "console-session"}, {&h.privacyKey, "privacy-session"}, {&h.csrfKey, "csrf"}} {
+	}{{&h.consoleKey, "console-session"}, {&h.privacyKey, "privacy-session"}, {&h.csrfKey, "csrf"}, {&h.onceKey, "console-once-secret"}} {
 		if *k.dst, err = cfg.Store.SessionKey(k.purpose); err != nil {
 			return nil, fmt.Errorf("web: %w", err)
 		}
@@ -303,7 +311,8 @@ func (h *Handler) Mount(e *echo.Echo) {
 	org(http.MethodPost, "/invitations/:iid/revoke", likeness.OrgAdmin, h.handleRevokeInvitation)
 	org(http.MethodPost, "/members/:uid/role", likeness.OrgAdmin, h.handleMemberRole)
 	org(http.MethodPost, "/members/:uid/remove", likeness.OrgAdmin, h.handleRemoveMember)
-	org(http.MethodGet, "/audit", likeness.OrgOwner, h.handleAudit)
+	org(http.MethodGet, "/audit", likeness.OrgOwner, h.handleAudit) // audit.go
+	org(http.MethodGet, "/audit/export", likeness.OrgOwner, h.handleAuditExport)
 	org(http.MethodGet, "/export", likeness.OrgOwner, h.handleExportOrg) // account.go
 	org(http.MethodGet, "/delete", likeness.OrgOwner, h.handleDeleteOrgPage)
 	org(http.MethodPost, "/delete", likeness.OrgOwner, h.handleDeleteOrg)

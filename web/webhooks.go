@@ -2,12 +2,46 @@ package web
 
 import (
 	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/templates"
+	"github.com/likeness/likeness/webhooks"
 )
+
+// privateWebhooksFlag is how a server operator allows webhooks to private
+// and loopback addresses; the console names it when it refuses one.
+const privateWebhooksFlag = "--webhook-allow-private (or LIKENESS_WEBHOOK_ALLOW_PRIVATE=1)"
+
+// checkWebhookHost refuses a webhook URL whose host is a loopback, private,
+// link-local or other internal address written out (an IP literal, or
+// localhost) unless allowPrivate. The delivery client checks every resolved
+// address again when it connects (webhooks.NewClient); this only tells the
+// person at once, naming the server flag that would allow it. A URL that
+// does not parse is left to the store's own validation.
+func checkWebhookHost(raw string, allowPrivate bool) error {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Hostname() == "" {
+		return nil
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	private := host == "localhost" || strings.HasSuffix(host, ".localhost")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if webhooks.CheckAddr(ip, true) != nil { // metadata, multicast, reserved: never
+			return likeness.Errorf(likeness.EINVALID, "Webhooks cannot be sent to %s. Use a public URL.", host)
+		}
+		private = webhooks.CheckAddr(ip, false) != nil
+	}
+	if !private || allowPrivate {
+		return nil
+	}
+	return likeness.Errorf(likeness.EINVALID, "%s is a private or loopback address, which this server does not send "+
+		"webhooks to. Use a public URL, or start the server with %s (development only).", host, privateWebhooksFlag)
+}
 
 func endpointRow(ep *likeness.WebhookEndpoint) templates.EndpointRow {
 	return templates.EndpointRow{ID: ep.ID, URL: ep.URL, Events: ep.Events, Enabled: ep.Enabled,
@@ -54,7 +88,11 @@ func (h *Handler) audit(c echo.Context, a *appCtx, action, target string, detail
 func (h *Handler) handleCreateWebhook(c echo.Context, a *appCtx) error {
 	ctx := c.Request().Context()
 	form := templates.EndpointForm{URL: c.FormValue("url"), Events: formValues(c, "events")}
-	ep, err := h.store.CreateWebhookEndpoint(ctx, a.app.ID, likeness.WebhookEndpointCreate{URL: form.URL, Events: form.Events})
+	err := checkWebhookHost(form.URL, h.cfg.WebhookAllowPrivate)
+	var ep *likeness.WebhookEndpoint
+	if err == nil {
+		ep, err = h.store.CreateWebhookEndpoint(ctx, a.app.ID, likeness.WebhookEndpointCreate{URL: form.URL, Events: form.Events})
+	}
 	if err != nil {
 		status, ok := formError(err)
 		if !ok {
@@ -134,8 +172,12 @@ func (h *Handler) handleUpdateWebhook(c echo.Context, a *appCtx) error {
 	if events == nil {
 		events = []string{}
 	}
-	ep, err := h.store.UpdateWebhookEndpoint(c.Request().Context(), a.app.ID, c.Param("eid"),
-		likeness.WebhookEndpointUpdate{URL: &url, Events: &events, Enabled: &enabled})
+	err := checkWebhookHost(url, h.cfg.WebhookAllowPrivate)
+	var ep *likeness.WebhookEndpoint
+	if err == nil {
+		ep, err = h.store.UpdateWebhookEndpoint(c.Request().Context(), a.app.ID, c.Param("eid"),
+			likeness.WebhookEndpointUpdate{URL: &url, Events: &events, Enabled: &enabled})
+	}
 	if err != nil {
 		status, ok := formError(err)
 		if !ok {

@@ -112,6 +112,10 @@ type Worker struct {
 	done    chan struct{} // closed when Run returns
 }
 
+// AllowPrivate reports whether the worker sends webhooks to private and
+// loopback addresses (Config.AllowPrivate), for forms that warn before.
+func (w *Worker) AllowPrivate() bool { return w.cfg.AllowPrivate }
+
 // New returns a Worker. EINVALID when Store is missing or a setting is out
 // of range.
 func New(cfg Config) (*Worker, error) {

@@ -27,9 +27,9 @@ var _ web.Store = (*sqlite.DB)(nil)
 // newPages builds the console and privacy pages of `serve`. With --demo the
 // first account signed up becomes the owner of the demo application's
 // organization, so the demo's enrollments show in the console.
-func newPages(ctx context.Context, db *sqlite.DB, cfg server.Config, signUp string, hashing *crypt.Pool) (*web.Handler, error) {
+func newPages(ctx context.Context, db *sqlite.DB, cfg server.Config, signUp string, hashing *crypt.Pool, privateHooks bool) (*web.Handler, error) {
 	wc := web.Config{Store: db, Notices: consent.New(db, cfg.Now, consent.WithPublicURL(cfg.PublicURL)), PublicURL: cfg.PublicURL, Logger: cfg.Logger,
-		Now: cfg.Now, SignUp: signUp, Hashing: hashing,
+		Now: cfg.Now, SignUp: signUp, Hashing: hashing, WebhookAllowPrivate: privateHooks,
 		// The same trusted-proxy rule as the widget's rate limits.
 		ClientIP: func(r *http.Request) string { return cfg.Network.ClientIP(r).String() }}
 	if cfg.DemoPublicID != "" {

@@ -288,7 +288,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.DemoPublicID = app.PublicID
 	}
-	pages, err := newPages(ctx, db, cfg, *signUp, hashing)
+	pages, err := newPages(ctx, db, cfg, *signUp, hashing, hooks.AllowPrivate())
 	if err != nil {
 		return err
 	}

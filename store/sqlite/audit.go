@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -256,6 +257,82 @@ func (db *DB) AuditEntries(ctx context.Context, orgID string, afterSeq int64, li
 		}
 		e.At, e.Details = fromMS(at), json.RawMessage(details)
 		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// maxAuditSearch bounds AuditSearch's Limit (an export reads this many).
+const maxAuditSearch = 10000
+
+// AuditSearch returns an organization's entries that match f, newest first.
+// EINVALID for a Limit out of range.
+func (db *DB) AuditSearch(ctx context.Context, orgID string, f likeness.AuditFilter) ([]likeness.AuditEntry, error) {
+	if f.Limit == 0 {
+		f.Limit = 100
+	}
+	if f.Limit < 1 || f.Limit > maxAuditSearch {
+		return nil, likeness.Errorf(likeness.EINVALID, "limit must be 1 to %d.", maxAuditSearch)
+	}
+	q := `SELECT org_id, seq, at, actor, action, app_id, target, details, prev_hash, hash FROM audit_events WHERE org_id = ?`
+	args := []any{orgID}
+	if f.Action != "" {
+		q += ` AND action = ?`
+		args = append(args, f.Action)
+	}
+	if slices.Contains(likeness.AuditActorKinds, f.Actor) {
+		q += ` AND substr(actor, 1, ?) = ?` // a kind: a prefix without LIKE's wildcards
+		args = append(args, len(f.Actor), f.Actor)
+	} else if f.Actor != "" {
+		q += ` AND actor = ?`
+		args = append(args, f.Actor)
+	}
+	if !f.From.IsZero() {
+		q += ` AND at >= ?`
+		args = append(args, ms(f.From))
+	}
+	if !f.To.IsZero() {
+		q += ` AND at < ?`
+		args = append(args, ms(f.To))
+	}
+	if f.BeforeSeq > 0 {
+		q += ` AND seq < ?`
+		args = append(args, f.BeforeSeq)
+	}
+	q += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: audit search: %w", err)
+	}
+	defer rows.Close()
+	out := []likeness.AuditEntry{}
+	for rows.Next() {
+		var e likeness.AuditEntry
+		var at int64
+		var details string
+		if err := rows.Scan(&e.OrgID, &e.Seq, &at, &e.Actor, &e.Action, &e.AppID, &e.Target, &details, &e.PrevHash, &e.Hash); err != nil {
+			return nil, fmt.Errorf("sqlite: audit search: %w", err)
+		}
+		e.At, e.Details = fromMS(at), json.RawMessage(details)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// AuditActions returns the actions an organization's trail holds, sorted.
+func (db *DB) AuditActions(ctx context.Context, orgID string) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT DISTINCT action FROM audit_events WHERE org_id = ? ORDER BY action`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: audit actions: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, fmt.Errorf("sqlite: audit actions: %w", err)
+		}
+		out = append(out, a)
 	}
 	return out, rows.Err()
 }

@@ -512,6 +512,33 @@ func (db *DB) RecordOutcome(ctx context.Context, appID, op, outcome string) erro
 	return nil
 }
 
+// RecordUnknownApp counts, today (UTC), one widget operation op that named
+// an unknown public ID from origin (normalised) as outcome "UNAUTHORIZED"
+// of every application whose allowed origins hold origin. EINVALID for
+// another op.
+func (db *DB) RecordUnknownApp(ctx context.Context, origin, op string) error {
+	if op != "enroll" && op != "authenticate" {
+		return likeness.Errorf(likeness.EINVALID, "op must be enroll or authenticate.")
+	}
+	quoted, err := json.Marshal(origin) // as the origins column holds it
+	if err != nil {
+		return fmt.Errorf("sqlite: record unknown app: %w", err)
+	}
+	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(string(quoted))
+	day := db.nowTime().Unix() / 86400
+	err = db.update(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO outcome_counts (app_id, day, kind, outcome, count)
+			SELECT id, ?, ?, 'UNAUTHORIZED', 1 FROM applications WHERE origins LIKE ? ESCAPE '\'
+			ON CONFLICT (app_id, day, kind, outcome) DO UPDATE SET count = outcome_counts.count + 1`,
+			day, op, "%"+like+"%")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: record unknown app: %w", err)
+	}
+	return nil
+}
+
 // Outcomes returns an application's outcome counts from the day of since
 // (UTC) on, oldest first.
 func (db *DB) Outcomes(ctx context.Context, appID string, since time.Time) ([]likeness.OutcomeCount, error) {
