@@ -86,7 +86,7 @@ export async function startServer({ addr = '127.0.0.1:0', dataDir = mkdtempSync(
   const started = new Promise((res, rej) => {
     proc.stdout.on('data', (chunk) => {
       stdout += chunk;
-      const serving = /likeness serving on (http:\/\/127\.0\.0\.1:\d+) \(data (.*)\)\n/.exec(stdout);
+      const serving = /likeness serving on (http:\/\/127\.0\.0\.1:\d+) \((?:data (.*)|database PostgreSQL)\)\n/.exec(stdout);
       const demo = /demo: (http:\/\/127\.0\.0\.1:\d+)\/demo \(application (app_\S+)\)\n/.exec(stdout);
       if (serving && demo) res({ url: serving[1], data: serving[2], demoOrigin: demo[1], publicId: demo[2] });
     });
@@ -98,7 +98,7 @@ export async function startServer({ addr = '127.0.0.1:0', dataDir = mkdtempSync(
   });
   try {
     Object.assign(server, await started);
-    assert.equal(server.data, dataDir, 'the server reports the data dir it was given');
+    if (server.data !== undefined) assert.equal(server.data, dataDir, 'the server reports the data dir it was given');
     assert.equal(server.demoOrigin, server.url, 'the demo is served by the server itself');
   } catch (e) {
     await server.stop();
@@ -131,4 +131,19 @@ export function likeness(...args) {
 export function faceCount(dataDir) {
   return Number(execFileSync('sqlite3', ['-readonly', join(dataDir, 'likeness.db'), 'select count(*) from faces'],
     { encoding: 'utf8' }).trim());
+}
+
+/** Splits a Motion-JPEG file into its JPEG frames (SOI … EOI). */
+export function splitMJPEG(buf) {
+  const out = [];
+  let start = -1;
+  for (let i = 0; i + 1 < buf.length; i++) {
+    if (buf[i] !== 0xff) continue;
+    if (buf[i + 1] === 0xd8 && start < 0) start = i;
+    else if (buf[i + 1] === 0xd9 && start >= 0) {
+      out.push(buf.subarray(start, i + 2));
+      start = -1;
+    }
+  }
+  return out;
 }

@@ -24,7 +24,9 @@ import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
 import en from '../widget/src/locales/en.js';
-import { BASE_ARGS, CHROMIUM, LIVE, RESULT_TIMEOUT, UUID, skip, startServer } from './harness.mjs';
+import {
+  BASE_ARGS, CHROMIUM, LIVE, RESULT_TIMEOUT, UUID, skip, splitMJPEG, startServer,
+} from './harness.mjs';
 
 // Frames of live_lmm_hamilton_640x480.mjpeg by head pose, measured with the
 // engine (yaw of its landmarks; + is the person's left): 47–58 and 79–89 face
@@ -37,21 +39,6 @@ const CLIP = range(0, 75);
 
 function range(a, b) {
   return Array.from({ length: b - a + 1 }, (_, i) => a + i);
-}
-
-/** Splits a Motion-JPEG file into its JPEG frames (SOI … EOI). */
-function splitMJPEG(buf) {
-  const out = [];
-  let start = -1;
-  for (let i = 0; i + 1 < buf.length; i++) {
-    if (buf[i] !== 0xff) continue;
-    if (buf[i + 1] === 0xd8 && start < 0) start = i;
-    else if (buf[i + 1] === 0xd9 && start >= 0) {
-      out.push(buf.subarray(start, i + 2));
-      start = -1;
-    }
-  }
-  return out;
 }
 
 /**
