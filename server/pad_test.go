@@ -278,10 +278,13 @@ func tokenLiveness(t *testing.T, token any) string {
 // a webcam (NUAA's live clips, whose frames are planar within the landmark
 // jitter) enroll at standard liveness without being asked to turn: the sway
 // of their heads moves the nose against the eye and mouth corners
-// (pad.Parallax).
+// (pad.Parallax). The clips are two whose sway the eval measures clearly
+// above the tolerance (0.027-0.031 against 0.027); the stillest sitters
+// (0003, 0004: 0.023-0.026) are still asked to turn, and a clip cannot
+// (docs/BENCHMARKS.md, liveness).
 func TestStillSittersOverWebSocket(t *testing.T) {
 	h := newHarness(t, Limits{})
-	for _, name := range []string{"live_nuaa_0001_00_00_01_640x480.mjpeg", "live_nuaa_0003_01_00_01_640x480.mjpeg"} {
+	for _, name := range []string{"live_nuaa_0001_00_00_01_640x480.mjpeg", "live_nuaa_0006_00_00_01_640x480.mjpeg"} {
 		t.Run(name, func(t *testing.T) {
 			frames := nuaaClip(t, name)
 			c, _, err := h.dial(opEnroll, testOrigin)
