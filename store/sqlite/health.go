@@ -10,10 +10,11 @@ import (
 
 var _ likeness.StoreHealth = (*DB)(nil)
 
-// Ping checks that the database answers a query (for /readyz).
+// Ping checks that the database answers a query on its schema (for
+// /readyz), on SQLite as on PostgreSQL.
 func (db *DB) Ping(ctx context.Context) error {
 	var n int
-	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&n); err != nil {
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
 	return nil
