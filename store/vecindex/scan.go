@@ -79,9 +79,10 @@ func (c *coll) scan(ix *Index, sc *scratch, probe []float32, keep int) []uint64 
 	}
 	for len(sc.bufs) < workers {
 		sc.bufs = append(sc.bufs, nil)
+		sc.planes = append(sc.planes, make([]uint64, 8*chunkWords))
 	}
 	if workers == 1 {
-		sc.bufs[0] = c.scanChunks(sc, 0, len(c.chunks), keep, sc.bufs[0][:0])
+		sc.bufs[0] = c.scanChunks(sc, ix.simd, sc.planes[0], 0, len(c.chunks), keep, sc.bufs[0][:0])
 		return sc.bufs[0]
 	}
 	var wg sync.WaitGroup
@@ -89,7 +90,7 @@ func (c *coll) scan(ix *Index, sc *scratch, probe []float32, keep int) []uint64 
 	for w := range workers {
 		wg.Go(func() {
 			from, to := w*per, min(len(c.chunks), (w+1)*per)
-			sc.bufs[w] = c.scanChunks(sc, from, to, keep, sc.bufs[w][:0])
+			sc.bufs[w] = c.scanChunks(sc, ix.simd, sc.planes[w], from, to, keep, sc.bufs[w][:0])
 		})
 	}
 	wg.Wait()
@@ -142,14 +143,75 @@ func csa(a, b, c uint64) (hi, lo uint64) {
 	return a&b | u&c, u ^ c
 }
 
+// planesGo counts, for each of words 64-vector words of the columns, the
+// set bits of col ^ mask per lane (the disagreements with the probe's
+// signs), summed by a Harley–Seal tree of carry-save adders. The counts are
+// stored as 7 bit planes, then the lanes whose count is below bound (at
+// most 127): out[64g+8b+k] is plane b of word 8g+k, b = 7 the lanes below.
+func planesGo(cols *[scanBits][]uint64, m *[scanBits]uint64, bound uint64, words int, out []uint64) {
+	for w := range words {
+		var ones, twos, fours, eights uint64
+		var sixteens [4]uint64
+		for q := range 4 {
+			o := 16 * q
+			var twosA, twosB, foursA, foursB, eightsA, eightsB uint64
+			twosA, ones = csa(ones, cols[o][w]^m[o], cols[o+1][w]^m[o+1])
+			twosB, ones = csa(ones, cols[o+2][w]^m[o+2], cols[o+3][w]^m[o+3])
+			foursA, twos = csa(twos, twosA, twosB)
+			twosA, ones = csa(ones, cols[o+4][w]^m[o+4], cols[o+5][w]^m[o+5])
+			twosB, ones = csa(ones, cols[o+6][w]^m[o+6], cols[o+7][w]^m[o+7])
+			foursB, twos = csa(twos, twosA, twosB)
+			eightsA, fours = csa(fours, foursA, foursB)
+			twosA, ones = csa(ones, cols[o+8][w]^m[o+8], cols[o+9][w]^m[o+9])
+			twosB, ones = csa(ones, cols[o+10][w]^m[o+10], cols[o+11][w]^m[o+11])
+			foursA, twos = csa(twos, twosA, twosB)
+			twosA, ones = csa(ones, cols[o+12][w]^m[o+12], cols[o+13][w]^m[o+13])
+			twosB, ones = csa(ones, cols[o+14][w]^m[o+14], cols[o+15][w]^m[o+15])
+			foursB, twos = csa(twos, twosA, twosB)
+			eightsB, fours = csa(fours, foursA, foursB)
+			sixteens[q], eights = csa(eights, eightsA, eightsB)
+		}
+		h1, l1 := csa(sixteens[0], sixteens[1], sixteens[2])
+		c4 := l1 & sixteens[3]
+		planes := [7]uint64{ones, twos, fours, eights, l1 ^ sixteens[3], h1 ^ c4, h1 & c4}
+		// Bit-sliced comparison with the bound, from the top bit.
+		lt, eq := uint64(0), ^uint64(0)
+		for b := 6; b >= 0; b-- {
+			if bound>>b&1 == 1 {
+				lt |= eq &^ planes[b]
+				eq &= planes[b]
+			} else {
+				eq &^= planes[b]
+			}
+		}
+		p := out[64*(w/8)+w%8:]
+		for b, x := range planes {
+			p[8*b] = x
+		}
+		p[56] = lt
+	}
+}
+
 // scanChunks scans chunks [from, to) into buf. Keys below the current bound
 // collect in buf; when it holds twice keep, the keep smallest stay and the
 // largest of them becomes the bound.
-func (c *coll) scanChunks(sc *scratch, from, to, keep int, buf []uint64) []uint64 {
-	bound := uint64(math.MaxUint64)
+func (c *coll) scanChunks(sc *scratch, simd bool, planes []uint64, from, to, keep int, buf []uint64) []uint64 {
+	// A stranger disagrees on half the signs, so about one vector in eight
+	// disagrees on fewer than firstBound of 64: the buffer fills within
+	// the first chunk without every lane of it being looked at. Should
+	// fewer than keep pass (vectors far from uniform), the scan starts over
+	// with no bound.
+	buf = c.scanFrom(sc, simd, planes, from, to, keep, firstBound<<32, buf[:0])
+	if len(buf) < keep && min(to*chunkLen, c.n)-from*chunkLen > len(buf) {
+		buf = c.scanFrom(sc, simd, planes, from, to, keep, math.MaxUint64, buf[:0])
+	}
+	return buf
+}
+
+// scanFrom is scanChunks from a given bound.
+func (c *coll) scanFrom(sc *scratch, simd bool, planes []uint64, from, to, keep int, bound uint64, buf []uint64) []uint64 {
 	limit := 2 * keep
 	var cols [scanBits][]uint64
-	m := &sc.masks
 	for ci := from; ci < to; ci++ {
 		ch := c.chunks[ci]
 		for j, t := range sc.sel {
@@ -157,49 +219,16 @@ func (c *coll) scanChunks(sc *scratch, from, to, keep int, buf []uint64) []uint6
 		}
 		base := ci * chunkLen
 		words := min(chunkWords, (c.n-base+63)/64)
+		// Lanes below the bound as it is now; it only falls within the
+		// chunk, so each survivor is checked again below.
+		bc := min(bound>>32, 127)
+		if !simd || !planesSIMD(&cols, &sc.masks, bc, (words+7)&^7, planes) {
+			planesGo(&cols, &sc.masks, bc, words, planes)
+		}
 		for w := range words {
-			// Disagreements per lane, as bit planes p0 (1s) … p6 (64s),
-			// summed by a Harley–Seal tree of carry-save adders.
-			var ones, twos, fours, eights uint64
-			var sixteens [4]uint64
-			for q := range 4 {
-				o := 16 * q
-				var twosA, twosB, foursA, foursB, eightsA, eightsB uint64
-				twosA, ones = csa(ones, cols[o][w]^m[o], cols[o+1][w]^m[o+1])
-				twosB, ones = csa(ones, cols[o+2][w]^m[o+2], cols[o+3][w]^m[o+3])
-				foursA, twos = csa(twos, twosA, twosB)
-				twosA, ones = csa(ones, cols[o+4][w]^m[o+4], cols[o+5][w]^m[o+5])
-				twosB, ones = csa(ones, cols[o+6][w]^m[o+6], cols[o+7][w]^m[o+7])
-				foursB, twos = csa(twos, twosA, twosB)
-				eightsA, fours = csa(fours, foursA, foursB)
-				twosA, ones = csa(ones, cols[o+8][w]^m[o+8], cols[o+9][w]^m[o+9])
-				twosB, ones = csa(ones, cols[o+10][w]^m[o+10], cols[o+11][w]^m[o+11])
-				foursA, twos = csa(twos, twosA, twosB)
-				twosA, ones = csa(ones, cols[o+12][w]^m[o+12], cols[o+13][w]^m[o+13])
-				twosB, ones = csa(ones, cols[o+14][w]^m[o+14], cols[o+15][w]^m[o+15])
-				foursB, twos = csa(twos, twosA, twosB)
-				eightsB, fours = csa(fours, foursA, foursB)
-				sixteens[q], eights = csa(eights, eightsA, eightsB)
-			}
-			h1, l1 := csa(sixteens[0], sixteens[1], sixteens[2])
-			p4 := l1 ^ sixteens[3]
-			c4 := l1 & sixteens[3]
-			p5 := h1 ^ c4
-			p6 := h1 & c4
-			planes := [7]uint64{ones, twos, fours, eights, p4, p5, p6}
-			// Lanes whose count is below the bound's.
-			lt, eq := uint64(0), ^uint64(0)
-			bc := min(bound>>32, 127)
-			for b := 6; b >= 0; b-- {
-				if bc>>b&1 == 1 {
-					lt |= eq &^ planes[b]
-					eq &= planes[b]
-				} else {
-					eq &^= planes[b]
-				}
-			}
-			// (A key with the bound's count is above the bound: slots only
-			// grow.) Lanes past the last vector do not count.
+			p := planes[64*(w/8)+w%8:]
+			lt := p[56]
+			// Lanes past the last vector do not count.
 			if n := c.n - base - 64*w; n < 64 {
 				lt &= 1<<n - 1
 			}
@@ -208,7 +237,12 @@ func (c *coll) scanChunks(sc *scratch, from, to, keep int, buf []uint64) []uint6
 				lt &= lt - 1
 				var d uint64
 				for b := range 7 {
-					d |= (planes[b] >> lane & 1) << b
+					d |= (p[8*b] >> lane & 1) << b
+				}
+				// A key with the bound's count is above the bound: slots
+				// only grow.
+				if d >= bound>>32 {
+					continue
 				}
 				buf = append(buf, d<<32|uint64(base+64*w+lane))
 				if len(buf) == limit {

@@ -40,9 +40,9 @@ const (
 	chunkLen     = 1 << 14       // vectors per storage chunk: growth never copies the collection
 	chunkWords   = chunkLen / 64 // words of one sign column in a chunk
 	scanBits     = 64            // components whose signs a search compares
-	minRerank    = 64            // candidates re-ranked at least (with k ≤ 32)
-	minCands     = 4096          // candidates the sign scan keeps at least
-	candsPer     = 512           // and one per this many vectors above that
+	firstBound   = 28            // disagreements (of scanBits) a scan first looks below
+	minCands     = 1024          // candidates the sign scan keeps at least
+	candsPer     = 4096          // and one per this many vectors above that
 	minCodeDim   = 128           // below this many dimensions every vector is re-ranked
 	parallelFrom = 4 * chunkLen  // collections from this size are scanned in parallel
 	shrinkFrom   = 1024          // capacity from which removals give memory back
@@ -60,6 +60,7 @@ type Index struct {
 	hints map[string]int // Reserve for collections not made yet
 	cands int            // candidates the sign scan keeps at least (minCands)
 	procs int            // goroutines scanning a large collection (GOMAXPROCS)
+	simd  bool           // count with AVX-512 where the CPU has it
 }
 
 // coll is one collection: n vectors in chunks of chunkLen; vector i lives in
@@ -90,17 +91,18 @@ type encoded struct {
 
 // scratch is per-search memory, reused across searches.
 type scratch struct {
-	probe []float32 // the normalised probe, padded to a multiple of 4
-	sel   [scanBits]int
-	masks [scanBits]uint64
-	bufs  [][]uint64 // one candidate buffer per scanning goroutine
-	hits  []hit
-	order []int
+	probe  []float32 // the normalised probe, padded to a multiple of 4
+	sel    [scanBits]int
+	masks  [scanBits]uint64
+	bufs   [][]uint64 // one candidate buffer per scanning goroutine
+	planes [][]uint64 // and its disagreement counts (planesGo)
+	hits   []hit
+	order  []int
 }
 
 // New returns an empty index.
 func New() *Index {
-	ix := &Index{cols: make(map[string]*coll), hints: make(map[string]int), cands: minCands, procs: runtime.GOMAXPROCS(0)}
+	ix := &Index{cols: make(map[string]*coll), hints: make(map[string]int), cands: minCands, procs: runtime.GOMAXPROCS(0), simd: true}
 	ix.pool.New = func() any { return new(scratch) }
 	ix.encs.New = func() any { return new(encoded) }
 	return ix
