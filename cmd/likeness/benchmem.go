@@ -126,9 +126,6 @@ func runBenchMemChild(ctx context.Context, fs *flag.FlagSet, args []string, stdo
 		v    []float32
 		id   string
 	}
-	if *n%genBlock != 0 {
-		return usageError(fmt.Sprintf("--n must be a multiple of %d above --sqlite-max", genBlock))
-	}
 	probes := make([]probe, *queries)
 	bySrc := map[int][]int{}
 	for i := range probes {
@@ -148,12 +145,12 @@ func runBenchMemChild(ctx context.Context, fs *flag.FlagSet, args []string, stdo
 		t := time.Now()
 		// Each block of genBlock faces has its own generator: the gallery
 		// is the same whatever the number of workers.
-		parallel(workers, m/genBlock, func(from, to int) {
+		parallel(workers, (m+genBlock-1)/genBlock, func(from, to int) {
 			for blk := from; blk < to; blk++ {
 				k := uint64(start/genBlock + blk)
 				g := synth.New(*seed+k*0x9e3779b97f4a7c15, *dim)
 				r := rand.New(rand.NewPCG(*seed, k))
-				for i := blk * genBlock; i < (blk+1)*genBlock; i++ {
+				for i := blk * genBlock; i < min(m, (blk+1)*genBlock); i++ {
 					g.Fill(vecs[i**dim : (i+1)**dim])
 					ids[i] = benchID(r)
 				}

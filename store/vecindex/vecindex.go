@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -123,6 +124,26 @@ func Normalize(v []float32) ([]float32, error) {
 	return out, nil
 }
 
+// largest returns the largest absolute component of v, with the errors of
+// measure: for float32 components the sum of squares (in float64) is zero
+// only when this is, and never overflows.
+func largest(v []float32) (float64, error) {
+	if len(v) == 0 {
+		return 0, fmt.Errorf("vecindex: empty vector")
+	}
+	var top uint32 // the largest |x| as bits: ordered like the values
+	for _, x := range v {
+		top = max(top, math.Float32bits(x)&^(1<<31))
+	}
+	switch {
+	case top >= 0x7f800000:
+		return 0, fmt.Errorf("vecindex: vector has a non-finite component")
+	case top == 0:
+		return 0, fmt.Errorf("vecindex: vector has no usable norm")
+	}
+	return float64(math.Float32frombits(top)), nil
+}
+
 // measure returns the L2 norm and the largest absolute component of v.
 func measure(v []float32) (norm, maxAbs float64, err error) {
 	if len(v) == 0 {
@@ -176,7 +197,7 @@ func (ix *Index) Add(collection, id string, v []float32) error {
 	if id == "" {
 		return fmt.Errorf("vecindex: empty ID")
 	}
-	_, maxAbs, err := measure(v)
+	maxAbs, err := largest(v)
 	if err != nil {
 		return err
 	}
@@ -214,8 +235,10 @@ func (ix *Index) Add(collection, id string, v []float32) error {
 		c.n++
 		c.setKey(i, key)
 		c.table[pos] = int32(i + 1)
+		c.put(i, e, true)
+		return nil
 	}
-	c.put(i, e)
+	c.put(i, e, false)
 	return nil
 }
 
@@ -233,10 +256,14 @@ func (c *coll) setKey(i int, k slotKey) {
 	}
 }
 
-// encode quantises v (of largest absolute component maxAbs) into e.
+// encode quantises v (of largest absolute component maxAbs) into e, in
+// one pass: components, their squares' sum and sign bits.
 func (e *encoded) encode(v []float32, maxAbs float64) {
 	groups := (len(v) + 3) / 4
 	e.code = slices.Grow(e.code[:0], 3*groups)[:3*groups]
+	words := (len(v) + 63) / 64
+	e.signs = slices.Grow(e.signs[:0], words)[:words]
+	clear(e.signs)
 	s := float32(levels / maxAbs)
 	var ss int32
 	for g := range groups {
@@ -244,9 +271,11 @@ func (e *encoded) encode(v []float32, maxAbs float64) {
 		for t := range 4 {
 			var n int32
 			if d := 4*g + t; d < len(v) {
+				b := math.Float32bits(v[d])
+				e.signs[d/64] |= uint64(b>>31^1) << (d % 64)
 				r := v[d] * s
 				// Round half away from zero without a branch: add ±0.5, truncate.
-				r += math.Float32frombits(math.Float32bits(r)&(1<<31) | 0x3f000000)
+				r += math.Float32frombits(b&(1<<31) | 0x3f000000)
 				n = int32(r)
 			}
 			ss += n * n
@@ -257,7 +286,6 @@ func (e *encoded) encode(v []float32, maxAbs float64) {
 	// The cosine with the quantised vector itself: a vector's similarity to
 	// itself stays within 10⁻⁴ of 1.
 	e.scale = float32(1 / math.Sqrt(float64(ss)))
-	e.signs = signBits(v, e.signs)
 }
 
 // wipe overwrites the encoded vector.
@@ -267,31 +295,24 @@ func (e *encoded) wipe() {
 	e.scale = 0
 }
 
-// signBits sets bit t of the result when v[t] is not negative.
-func signBits(v []float32, out []uint64) []uint64 {
-	words := (len(v) + 63) / 64
-	out = slices.Grow(out[:0], words)[:words]
-	for w := range words {
-		part := v[w*64 : min(len(v), (w+1)*64)]
-		var bits uint64
-		for t, x := range part {
-			bits |= uint64(math.Float32bits(x)>>31^1) << t
-		}
-		out[w] = bits
-	}
-	return out
-}
-
-// put stores an encoded vector in slot i.
-func (c *coll) put(i int, e *encoded) {
+// put stores an encoded vector in slot i; fresh says the slot is empty
+// (its sign bits clear), so only the set bits need writing.
+func (c *coll) put(i int, e *encoded, fresh bool) {
 	ch, j := c.chunks[i/chunkLen], i%chunkLen
 	copy(ch.code[j*c.codeLen:(j+1)*c.codeLen], e.code)
 	ch.scale[j] = e.scale
-	w, lane := j/64, uint(j%64)
-	for t := range c.dim {
-		bit := e.signs[t/64] >> (t % 64) & 1
-		p := &ch.cols[t*chunkWords+w]
-		*p = *p&^(1<<lane) | bit<<lane
+	w, bit := j/64, uint64(1)<<(j%64)
+	if !fresh {
+		for t := range c.dim {
+			ch.cols[t*chunkWords+w] &^= bit
+		}
+	}
+	for g, sw := range e.signs {
+		for sw != 0 {
+			t := 64*g + bits.TrailingZeros64(sw)
+			sw &= sw - 1
+			ch.cols[t*chunkWords+w] |= bit
+		}
 	}
 }
 

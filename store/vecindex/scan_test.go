@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func BenchmarkExpScan(b *testing.B) {
+func BenchmarkScan(b *testing.B) {
 	const n = 1 << 20
 	ix := New()
 	r := rand.New(rand.NewPCG(1, 1))
@@ -18,7 +18,7 @@ func BenchmarkExpScan(b *testing.B) {
 		_ = ix.Add("c", strconv.Itoa(i), v)
 	}
 	c := ix.cols["c"]
-	// Fill the rest of the chunks with random bits directly.
+	// The rest of the chunks: random sign bits, set directly.
 	for len(c.chunks) < n/chunkLen {
 		ch := &chunk{cols: make([]uint64, c.dim*chunkWords), code: make([]byte, chunkLen*c.codeLen), scale: make([]float32, chunkLen), keys: make([]uuidKey, chunkLen)}
 		for i := range ch.cols {
@@ -40,7 +40,7 @@ func BenchmarkExpScan(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/vec")
 }
 
-func TestExpPlanesMatch(t *testing.T) {
+func TestPlanesMatch(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	var cols [scanBits][]uint64
 	var masks [scanBits]uint64
@@ -81,4 +81,35 @@ func TestExpPlanesMatch(t *testing.T) {
 			}
 		}
 	}
+}
+
+func BenchmarkAdd(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	vs := make([][]float32, 4096)
+	for i := range vs {
+		vs[i] = make([]float32, 512)
+		for t := range vs[i] {
+			vs[i][t] = float32(r.NormFloat64())
+		}
+	}
+	ids := make([]string, 1<<20)
+	for i := range ids {
+		ids[i] = benchUUID(r)
+	}
+	ix := New()
+	ix.Reserve("c", len(ids))
+	i := 0
+	b.ResetTimer()
+	for b.Loop() {
+		_ = ix.Add("c", ids[i%len(ids)], vs[i%len(vs)])
+		i++
+	}
+}
+
+func benchUUID(r *rand.Rand) string {
+	k := uuidKey{}
+	for j := range k {
+		k[j] = byte(r.Uint32())
+	}
+	return k.String()
 }
