@@ -73,7 +73,10 @@ type indexResult struct {
 	Queries       int      `json:"queries"`
 	Dim           int      `json:"dim"`
 	Searches      int      `json:"searches"`
-	SearchProcs   int      `json:"searchProcs,omitempty"` // cores the timed searches could use
+	SearchProcs   int      `json:"searchProcs,omitempty"`     // cores the timed searches could use
+	CPUP50Ms      float64  `json:"cpuP50Ms,omitempty"`        // build "memory": process CPU time per search
+	CPUP99Ms      float64  `json:"cpuP99Ms,omitempty"`        //
+	BuildCPU      float64  `json:"buildCpuSeconds,omitempty"` // build "memory": CPU time of the Add calls
 	// Serving is searches while one writer enrolls and erases (build "memory").
 	Serving *servingResult `json:"serving,omitempty"`
 }
@@ -161,6 +164,10 @@ func runBenchIndex(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if !*asJSON {
 			fmt.Fprintf(stdout, "%-8s n=%-8d insert %7.0f/s  search p50 %6.2f ms p99 %6.2f ms  recall@1 %.4f (hard %.3f)  rss %6.0f MB (peak %6.0f)  load %5.1f s\n",
 				res.Store, res.N, res.InsertPerSec, res.P50Ms, res.P99Ms, res.RecallAt1, res.HardRecallAt1, res.RSSMB, res.PeakRSSMB, res.LoadSeconds)
+			if res.Build == "memory" {
+				fmt.Fprintf(stdout, "         CPU per search p50 %.2f ms p99 %.2f ms; build %.1f s (CPU %.1f s)\n",
+					res.CPUP50Ms, res.CPUP99Ms, res.LoadSeconds, res.BuildCPU)
+			}
 			if sv := res.Serving; sv != nil {
 				fmt.Fprintf(stdout, "         while enrolling/erasing (%.0f writes/s, write p99 %.2f ms): search p50 %6.2f ms p99 %6.2f ms, erased faces found %d of %d\n",
 					sv.WritesPerSec, sv.WriteP99Ms, sv.SearchP50Ms, sv.SearchP99Ms, sv.ErasedFound, sv.ErasedProbed)

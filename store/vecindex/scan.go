@@ -12,6 +12,23 @@ type hit struct {
 	i int32
 }
 
+// ordered maps a float32 to a uint32 of the same order.
+func ordered(f float32) uint32 {
+	b := math.Float32bits(f)
+	if b>>31 == 1 {
+		return ^b
+	}
+	return b | 1<<31
+}
+
+// unordered is the inverse of ordered.
+func unordered(u uint32) float32 {
+	if u>>31 == 1 {
+		return math.Float32frombits(u &^ (1 << 31))
+	}
+	return math.Float32frombits(^u)
+}
+
 // cmpDesc orders larger similarities first.
 func cmpDesc(a, b float32) int {
 	switch {

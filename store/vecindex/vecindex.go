@@ -48,6 +48,7 @@ const (
 	parallelFrom = 4 * chunkLen  // collections from this size are scanned in parallel
 	shrinkFrom   = 1024          // capacity from which removals give memory back
 	levels       = 31            // components are quantised to -levels…levels
+	rerankPer    = 1024          // candidates per goroutine re-ranking in parallel
 )
 
 // Index is a set of collections of vectors. It is safe for concurrent use:
@@ -97,6 +98,8 @@ type scratch struct {
 	masks  [scanBits]uint64
 	bufs   [][]uint64 // one candidate buffer per scanning goroutine
 	planes [][]uint64 // and its disagreement counts (planesGo)
+	all    []uint64   // every slot, when a collection is re-ranked whole
+	keys   []uint64   // re-ranked candidates by score
 	hits   []hit
 	order  []int
 }
@@ -506,25 +509,46 @@ func (ix *Index) Search(collection string, q []float32, k int) []likeness.Match 
 	}
 	k = min(k, c.n)
 	keep := max(ix.cands, c.n/candsPer, 64*k)
-	hits := sc.hits[:0]
+	var slots []uint64 // low 32 bits: the slot
 	if c.n <= keep || c.dim < minCodeDim {
+		slots = sc.all[:0]
 		for i := range c.n {
-			hits = append(hits, hit{s: c.score(probe, i), i: int32(i)})
+			slots = append(slots, uint64(i))
 		}
+		sc.all = slots
 	} else {
-		for _, key := range c.scan(ix, sc, probe[:c.dim], keep) {
-			i := int(uint32(key))
-			hits = append(hits, hit{s: c.score(probe, i), i: int32(i)})
+		slots = c.scan(ix, sc, probe[:c.dim], keep)
+	}
+	// Scores as keys that order best first: the similarity's bits, made
+	// to sort like it and inverted, above the slot.
+	keys := slices.Grow(sc.keys[:0], len(slots))[:len(slots)]
+	sc.keys = keys
+	score := func(from, to int) {
+		for j := from; j < to; j++ {
+			i := int(uint32(slots[j]))
+			keys[j] = uint64(^ordered(c.score(probe, i)))<<32 | uint64(i)
+		}
+	}
+	if workers := min(ix.procs, len(slots)/rerankPer); workers > 1 {
+		var wg sync.WaitGroup
+		per := (len(slots) + workers - 1) / workers
+		for w := range workers {
+			wg.Go(func() { score(w*per, min(len(slots), (w+1)*per)) })
+		}
+		wg.Wait()
+	} else {
+		score(0, len(slots))
+	}
+	// The best k, and any tied with the k-th, ordered by ID among equals.
+	selectSmallest(keys, k)
+	kth := slices.Max(keys[:k]) >> 32
+	hits := sc.hits[:0]
+	for j, key := range keys {
+		if j < k || key>>32 == kth {
+			hits = append(hits, hit{s: unordered(^uint32(key >> 32)), i: int32(uint32(key))})
 		}
 	}
 	sc.hits = hits
-	// The best k by similarity, then ties at the k-th ordered by ID.
-	slices.SortFunc(hits, func(a, b hit) int { return cmpDesc(a.s, b.s) })
-	end := k
-	for end < len(hits) && hits[end].s == hits[k-1].s {
-		end++
-	}
-	hits = hits[:end]
 	slices.SortFunc(hits, func(a, b hit) int {
 		if d := cmpDesc(a.s, b.s); d != 0 {
 			return d
