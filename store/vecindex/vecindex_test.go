@@ -303,7 +303,10 @@ func TestConcurrent(t *testing.T) {
 // AVX-512 counting and without it, so that a weaker scan fails the test.
 func TestGenuineRecall(t *testing.T) {
 	n := 50000
-	if testing.Short() || raceEnabled {
+	switch {
+	case raceEnabled:
+		n = 4000
+	case testing.Short():
 		n = 10000
 	}
 	if s := os.Getenv("LIKENESS_RECALL_N"); s != "" {
@@ -369,7 +372,11 @@ func TestIDs(t *testing.T) {
 			pool = append(pool, benchUUID(r)[:35]+"g") // almost a UUID
 		}
 	}
-	for step := range 20000 {
+	steps := 20000
+	if testing.Short() || raceEnabled {
+		steps = 4000
+	}
+	for step := range steps {
 		id := pool[r.IntN(len(pool))]
 		if r.IntN(3) == 0 {
 			_, had := want[id]
