@@ -92,7 +92,7 @@ func (c *coll) scan(ix *Index, sc *scratch, probe []float32, keep int) []uint64 
 	}
 	workers := 1
 	if c.n >= parallelFrom {
-		workers = min(ix.procs, len(c.chunks))
+		workers = min(ix.workers(), len(c.chunks))
 	}
 	for len(sc.bufs) < workers {
 		sc.bufs = append(sc.bufs, nil)

@@ -61,7 +61,7 @@ type Index struct {
 	encs  sync.Pool      // *encoded
 	hints map[string]int // Reserve for collections not made yet
 	cands int            // candidates the sign scan keeps at least (minCands)
-	procs int            // goroutines scanning a large collection (GOMAXPROCS)
+	procs int            // goroutines searching a large collection; 0: GOMAXPROCS at the time
 	simd  bool           // count with AVX-512 where the CPU has it
 }
 
@@ -106,10 +106,18 @@ type scratch struct {
 
 // New returns an empty index.
 func New() *Index {
-	ix := &Index{cols: make(map[string]*coll), hints: make(map[string]int), cands: minCands, procs: runtime.GOMAXPROCS(0), simd: true}
+	ix := &Index{cols: make(map[string]*coll), hints: make(map[string]int), cands: minCands, simd: true}
 	ix.pool.New = func() any { return new(scratch) }
 	ix.encs.New = func() any { return new(encoded) }
 	return ix
+}
+
+// workers returns how many goroutines may search one collection.
+func (ix *Index) workers() int {
+	if ix.procs > 0 {
+		return ix.procs
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // Normalize returns v scaled to unit L2 norm in a new slice. It fails for an
@@ -260,7 +268,7 @@ func (c *coll) setKey(i int, k slotKey) {
 }
 
 // encode quantises v (of largest absolute component maxAbs) into e, in
-// one pass: components, their squares' sum and sign bits.
+// one pass: components, sign bits, and the sums the scale needs.
 func (e *encoded) encode(v []float32, maxAbs float64) {
 	groups := (len(v) + 3) / 4
 	e.code = slices.Grow(e.code[:0], 3*groups)[:3*groups]
@@ -268,7 +276,7 @@ func (e *encoded) encode(v []float32, maxAbs float64) {
 	e.signs = slices.Grow(e.signs[:0], words)[:words]
 	clear(e.signs)
 	s := float32(levels / maxAbs)
-	var ss int32
+	var vv, vn float64 // Σ v², Σ v·component
 	for g := range groups {
 		var w uint32
 		for t := range 4 {
@@ -280,15 +288,18 @@ func (e *encoded) encode(v []float32, maxAbs float64) {
 				// Round half away from zero without a branch: add ±0.5, truncate.
 				r += math.Float32frombits(b&(1<<31) | 0x3f000000)
 				n = int32(r)
+				x := float64(v[d])
+				vv += x * x
+				vn += x * float64(n)
 			}
-			ss += n * n
 			w |= uint32(n+32) << (6 * t)
 		}
 		e.code[3*g], e.code[3*g+1], e.code[3*g+2] = byte(w), byte(w>>8), byte(w>>16)
 	}
-	// The cosine with the quantised vector itself: a vector's similarity to
-	// itself stays within 10⁻⁴ of 1.
-	e.scale = float32(1 / math.Sqrt(float64(ss)))
+	// cosine(p, v) ≈ p·c / (v̂·c) for the components c: exactly 1 for the
+	// vector itself, and the rounding errors' own length does not shrink
+	// every similarity as dividing by |c| would (by ~4×10⁻⁴ at 6 bits).
+	e.scale = float32(math.Sqrt(vv) / vn)
 }
 
 // wipe overwrites the encoded vector.
@@ -529,7 +540,7 @@ func (ix *Index) Search(collection string, q []float32, k int) []likeness.Match 
 			keys[j] = uint64(^ordered(c.score(probe, i)))<<32 | uint64(i)
 		}
 	}
-	if workers := min(ix.procs, len(slots)/rerankPer); workers > 1 {
+	if workers := min(ix.workers(), len(slots)/rerankPer); workers > 1 {
 		var wg sync.WaitGroup
 		per := (len(slots) + workers - 1) / workers
 		for w := range workers {
