@@ -29,27 +29,6 @@ func unordered(u uint32) float32 {
 	return math.Float32frombits(^u)
 }
 
-// cmpDesc orders larger similarities first.
-func cmpDesc(a, b float32) int {
-	switch {
-	case a > b:
-		return -1
-	case a < b:
-		return 1
-	}
-	return 0
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // score returns the cosine of the unit probe (padded with zeros to a
 // multiple of 4 components) with the vector in slot i.
 func (c *coll) score(probe []float32, i int) float32 {

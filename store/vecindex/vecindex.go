@@ -14,24 +14,27 @@
 // A search picks the 64 components where the probe is largest in absolute
 // value: there, the sign of a genuine match agrees with the probe's far more
 // often than on average, while a stranger's agrees half the time. It counts
-// the disagreements of every vector on those 64 signs (8 bytes per vector,
-// 64 vectors at a time with a carry-save adder over bit columns), keeps the
-// vectors with the fewest, and re-ranks those by the 6-bit cosine. Large
-// collections are scanned by several goroutines. For 512-dimensional
-// templates that reads 8 bytes per face per search and holds about 480 bytes
-// per face; docs/scale.md has the measurements behind the choice. Small
-// collections (and vectors under 128 dimensions) are simply re-ranked whole.
+// the disagreements of every vector on those 64 signs (64 vectors at a time,
+// with a tree of carry-save adders over the bit columns; 512 at a time with
+// AVX-512), keeps the vectors with the fewest, and re-ranks those by the
+// 6-bit cosine. Large collections are searched by several goroutines. For
+// 512-dimensional templates that reads 8 bytes per face per search and holds
+// about 475 bytes per face; docs/scale.md has the measurements behind the
+// choice. Small collections (and vectors under 128 dimensions) are simply
+// re-ranked whole.
 //
 // Memory that held a removed vector is overwritten.
 package vecindex
 
 import (
+	"cmp"
 	"fmt"
 	"hash/maphash"
 	"math"
 	"math/bits"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/likeness/likeness"
@@ -40,7 +43,7 @@ import (
 const (
 	chunkLen     = 1 << 14       // vectors per storage chunk: growth never copies the collection
 	chunkWords   = chunkLen / 64 // words of one sign column in a chunk
-	scanBits     = 64            // components whose signs a search compares
+	scanBits     = 64            // components whose signs a search compares (the assembly counts 64)
 	firstBound   = 28            // disagreements (of scanBits) a scan first looks below
 	minCands     = 1024          // candidates the sign scan keeps at least
 	candsPer     = 4096          // and one per this many vectors above that
@@ -561,10 +564,10 @@ func (ix *Index) Search(collection string, q []float32, k int) []likeness.Match 
 	}
 	sc.hits = hits
 	slices.SortFunc(hits, func(a, b hit) int {
-		if d := cmpDesc(a.s, b.s); d != 0 {
+		if d := cmp.Compare(b.s, a.s); d != 0 {
 			return d
 		}
-		return compareStrings(c.idAt(int(a.i)), c.idAt(int(b.i)))
+		return strings.Compare(c.idAt(int(a.i)), c.idAt(int(b.i)))
 	})
 	out := make([]likeness.Match, k)
 	for j := range out {
