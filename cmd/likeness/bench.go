@@ -55,6 +55,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // indexResult is one line of `bench index`.
 type indexResult struct {
 	Store         string   `json:"store"`
+	Build         string   `json:"build,omitempty"` // embedded: "sqlite" (enrolled, loaded by the store) or "memory" (added to the index)
 	N             int      `json:"n"`
 	InsertPerSec  float64  `json:"insertPerSec"`  // embedded: store enrollments (SQLite + index); weaviate: index writes
 	P50Ms         float64  `json:"p50Ms"`         // top-1 index search; embedded on one core
@@ -72,6 +73,12 @@ type indexResult struct {
 	Queries       int      `json:"queries"`
 	Dim           int      `json:"dim"`
 	Searches      int      `json:"searches"`
+	SearchProcs   int      `json:"searchProcs,omitempty"`     // cores the timed searches could use
+	CPUP50Ms      float64  `json:"cpuP50Ms,omitempty"`        // build "memory": process CPU time per search
+	CPUP99Ms      float64  `json:"cpuP99Ms,omitempty"`        //
+	BuildCPU      float64  `json:"buildCpuSeconds,omitempty"` // build "memory": CPU time of the Add calls
+	// Serving is searches while one writer enrolls and erases (build "memory").
+	Serving *servingResult `json:"serving,omitempty"`
 }
 
 // probeFile hands the probes and the exact answers to the child process.
@@ -116,6 +123,7 @@ func runBenchIndex(ctx context.Context, args []string, stdout, stderr io.Writer)
 	wvURL := fs.String("weaviate-url", "", "an existing Weaviate (default: start one from weaviate-server)")
 	wvKeyFile := fs.String("weaviate-api-key-file", "", "its API key")
 	keep := fs.Bool("keep", false, "keep the temporary data directories")
+	sqliteMax := fs.Int("sqlite-max", 1000000, "embedded: larger collections are added straight to the index in a fresh process (enrolling 10M through SQLite takes hours)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	ecfg := engineFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -141,9 +149,12 @@ func runBenchIndex(ctx context.Context, args []string, stdout, stderr io.Writer)
 		cfg := indexBench{n: n, dim: *dim, queries: *queries, runs: *runs, seed: *seed, real: real,
 			workers: *workers, keep: *keep, log: stderr}
 		var res *indexResult
-		if *store == storeEmbedded {
+		switch {
+		case *store == storeEmbedded && n > *sqliteMax:
+			res, err = cfg.memory(ctx)
+		case *store == storeEmbedded:
 			res, err = cfg.embedded(ctx)
-		} else {
+		default:
 			res, err = cfg.weaviate(ctx, *wvURL, *wvKeyFile)
 		}
 		if err != nil {
@@ -151,8 +162,16 @@ func runBenchIndex(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		results = append(results, *res)
 		if !*asJSON {
-			fmt.Fprintf(stdout, "%-8s n=%-8d insert %7.0f/s  search p50 %6.2f ms p99 %6.2f ms  recall@1 %.4f (hard %.3f)  rss %6.0f MB  load %5.1f s\n",
-				res.Store, res.N, res.InsertPerSec, res.P50Ms, res.P99Ms, res.RecallAt1, res.HardRecallAt1, res.RSSMB, res.LoadSeconds)
+			fmt.Fprintf(stdout, "%-8s n=%-8d insert %7.0f/s  search p50 %6.2f ms p99 %6.2f ms  recall@1 %.4f (hard %.3f)  rss %6.0f MB (peak %6.0f)  load %5.1f s\n",
+				res.Store, res.N, res.InsertPerSec, res.P50Ms, res.P99Ms, res.RecallAt1, res.HardRecallAt1, res.RSSMB, res.PeakRSSMB, res.LoadSeconds)
+			if res.Build == "memory" {
+				fmt.Fprintf(stdout, "         CPU per search p50 %.2f ms p99 %.2f ms; build %.1f s (CPU %.1f s)\n",
+					res.CPUP50Ms, res.CPUP99Ms, res.LoadSeconds, res.BuildCPU)
+			}
+			if sv := res.Serving; sv != nil {
+				fmt.Fprintf(stdout, "         while enrolling/erasing (%.0f writes/s, write p99 %.2f ms): search p50 %6.2f ms p99 %6.2f ms, erased faces found %d of %d\n",
+					sv.WritesPerSec, sv.WriteP99Ms, sv.SearchP50Ms, sv.SearchP99Ms, sv.ErasedFound, sv.ErasedProbed)
+			}
 		}
 	}
 	if *asJSON {
@@ -411,7 +430,7 @@ func (b *indexBench) embedded(ctx context.Context) (*indexResult, error) {
 	if err := json.Unmarshal(out, &cr); err != nil {
 		return nil, fmt.Errorf("bench child: %w", err)
 	}
-	res := &indexResult{Store: storeEmbedded, N: b.n, InsertPerSec: insert, P50Ms: cr.P50Ms, P99Ms: cr.P99Ms,
+	res := &indexResult{Store: storeEmbedded, Build: "sqlite", SearchProcs: 1, N: b.n, InsertPerSec: insert, P50Ms: cr.P50Ms, P99Ms: cr.P99Ms,
 		RSSMB: cr.RSSMB, LoadSeconds: cr.LoadSeconds, PeakRSSMB: cr.PeakRSSMB, GoSysMB: cr.GoSysMB, StoreP50Ms: cr.StoreP50Ms,
 		StoreP99Ms: cr.StoreP99Ms, Queries: b.queries, Dim: b.dim, Searches: cr.Searches}
 	res.fill(cr.Hits, cr.Total)
@@ -438,6 +457,9 @@ func ratioOf(a, b int) float64 {
 // runBenchIndexChild loads the store built by the parent and times searches.
 func runBenchIndexChild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench "+benchIndexChild, flag.ContinueOnError)
+	if len(args) > 0 && args[0] == "--memory" {
+		return runBenchMemChild(ctx, fs, args[1:], stdout, stderr) // benchmem.go
+	}
 	data := fs.String("data", "", "data directory")
 	probes := fs.String("probes", "", "probe file")
 	if err := parse(fs, args); err != nil {

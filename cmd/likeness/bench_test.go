@@ -72,6 +72,31 @@ func TestBenchIndexEmbedded(t *testing.T) {
 	}
 }
 
+// TestBenchIndexMemory runs the path `bench index --n 10000000` takes: the
+// index built straight from generated vectors in a child process, searched,
+// then searched while a writer enrolls and erases.
+func TestBenchIndexMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the CLI")
+	}
+	out := runCLI(t, buildCLI(t), nil, "bench", "index", "--n", "5000", "--sqlite-max", "1000", "--queries", "60", "--runs", "2", "--json")
+	var res benchOutput
+	if err := json.Unmarshal(out, &res); err != nil || len(res.Results) != 1 {
+		t.Fatalf("output %s: %v", out, err)
+	}
+	r := res.Results[0]
+	if r.Build != "memory" || r.N != 5000 || r.P50Ms <= 0 || r.P99Ms < r.P50Ms || r.CPUP50Ms <= 0 ||
+		r.PeakRSSMB < r.RSSMB || r.RSSMB <= 0 || r.LoadSeconds <= 0 || r.Searches != 120 || r.Serving == nil {
+		t.Fatalf("implausible result %+v", r)
+	}
+	if r.RecallAt1 < 0.99 || r.HardRecallAt1 < 0.99 {
+		t.Fatalf("recall@1 %.3f (hard %.3f)", r.RecallAt1, r.HardRecallAt1)
+	}
+	if sv := r.Serving; sv.Writes == 0 || sv.Searches != 120 || sv.ErasedProbed == 0 || sv.ErasedFound != 0 {
+		t.Fatalf("serving: %+v", sv)
+	}
+}
+
 func TestBenchIndexWeaviate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the CLI")

@@ -4,18 +4,22 @@
 //
 // Each vector is kept in two compact forms, never as float32:
 //
-//   - int8 components with one float32 scale (dim+4 bytes), from which the
-//     cosine with a float32 probe is within about 10⁻³ of the exact value
-//     for face templates (coarser with a handful of dimensions);
-//   - its sign bits (dim/8 bytes; set for a component that is not
-//     negative), split into a first plane of 256 bits and a second plane
-//     with the rest.
+//   - its components as 6-bit integers with one float32 scale (3 bytes per
+//     4 components), from which the cosine with a float32 probe is within a
+//     few thousandths of the exact value for face templates;
+//   - its sign bits (one per component, set for a component that is not
+//     negative), stored by component: for every component, one bit per
+//     vector, so that a search reads only the components it chooses.
 //
-// A search scans the first sign plane of every vector by Hamming distance
-// and keeps the closest candidates (at least 4,096), refines them with the
-// second plane to at least 64, and re-ranks those by the int8 cosine. For a
-// 512-dimensional collection of a million faces that scans 32 MB per search
-// and holds about 700 MB; docs/scale.md has the measurements behind the
+// A search picks the 64 components where the probe is largest in absolute
+// value: there, the sign of a genuine match agrees with the probe's far more
+// often than on average, while a stranger's agrees half the time. It counts
+// the disagreements of every vector on those 64 signs (64 vectors at a time,
+// with a tree of carry-save adders over the bit columns; 512 at a time with
+// AVX-512), keeps the vectors with the fewest, and re-ranks those by the
+// 6-bit cosine. Large collections are searched by several goroutines. For
+// 512-dimensional templates that reads 8 bytes per face per search and holds
+// about 475 bytes per face; docs/scale.md has the measurements behind the
 // choice. Small collections (and vectors under 128 dimensions) are simply
 // re-ranked whole.
 //
@@ -23,22 +27,31 @@
 package vecindex
 
 import (
+	"cmp"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"math/bits"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/likeness/likeness"
 )
 
 const (
-	chunkLen      = 1 << 14 // vectors per storage chunk: growth never copies the whole collection
-	planeWords    = 4       // 64-bit words of sign bits in the first plane (256 bits)
-	minRerank     = 64      // candidates re-ranked by the int8 cosine
-	minCoarse     = 4096    // candidates kept by the first sign plane
-	minCodeDim    = 128     // below this many dimensions every vector is re-ranked
-	shrinkIDsFrom = 1024    // id capacity from which removals give memory back
+	chunkLen     = 1 << 14       // vectors per storage chunk: growth never copies the collection
+	chunkWords   = chunkLen / 64 // words of one sign column in a chunk
+	scanBits     = 64            // components whose signs a search compares (the assembly counts 64)
+	firstBound   = 28            // disagreements (of scanBits) a scan first looks below
+	minCands     = 1024          // candidates the sign scan keeps at least
+	candsPer     = 4096          // and one per this many vectors above that
+	minCodeDim   = 128           // below this many dimensions every vector is re-ranked
+	parallelFrom = 4 * chunkLen  // collections from this size are scanned in parallel
+	shrinkFrom   = 1024          // capacity from which removals give memory back
+	levels       = 31            // components are quantised to -levels…levels
+	rerankPer    = 1024          // candidates per goroutine re-ranking in parallel
 )
 
 // Index is a set of collections of vectors. It is safe for concurrent use:
@@ -50,47 +63,64 @@ type Index struct {
 	pool  sync.Pool      // *scratch
 	encs  sync.Pool      // *encoded
 	hints map[string]int // Reserve for collections not made yet
-	keep  int            // candidates kept by the first sign plane (minCoarse)
+	cands int            // candidates the sign scan keeps at least (minCands)
+	procs int            // goroutines searching a large collection; 0: GOMAXPROCS at the time
+	simd  bool           // count with AVX-512 where the CPU has it
 }
 
 // coll is one collection: n vectors in chunks of chunkLen; vector i lives in
-// chunks[i/chunkLen] at slot i%chunkLen. ids[i] is its ID.
+// chunks[i/chunkLen] at slot i%chunkLen.
 type coll struct {
-	dim    int
-	aw, bw int // words of sign bits in the first and second plane
-	n      int
-	ids    []string
-	pos    map[string]int32
-	chunks []*chunk
+	dim     int
+	codeLen int // bytes of one vector's 6-bit components
+	n       int
+	chunks  []*chunk
+	names   []string // per slot: the ID when it is not a UUID; nil while every ID is one
+	table   []int32  // open addressing: slot+1 of each ID, 0 for none
+	seed    maphash.Seed
 }
 
 type chunk struct {
-	a     []uint64  // chunkLen × aw: first sign plane
-	b     []uint64  // chunkLen × bw: second sign plane
-	q     []int8    // chunkLen × dim: components
-	scale []float32 // chunkLen: cosine = scale × Σ probe·q for a unit probe
+	cols  []uint64  // dim × chunkWords: bit j%64 of cols[t*chunkWords+j/64] is the sign of component t of vector j
+	code  []byte    // chunkLen × codeLen: 6-bit components, four in three bytes
+	scale []float32 // chunkLen: cosine = scale × Σ probe·component for a unit probe
+	keys  []uuidKey // chunkLen: the IDs that are UUIDs
 }
 
 // encoded is a vector in stored form, made before taking the lock.
 type encoded struct {
-	q     []int8
-	signs []uint64 // both planes, first plane first
+	code  []byte
+	signs []uint64 // bit t: component t is not negative
 	scale float32
 }
 
 // scratch is per-search memory, reused across searches.
 type scratch struct {
-	heap  []uint64
-	cands []uint64
-	hits  []hit
+	probe  []float32 // the normalised probe, padded to a multiple of 4
+	sel    [scanBits]int
+	masks  [scanBits]uint64
+	bufs   [][]uint64 // one candidate buffer per scanning goroutine
+	planes [][]uint64 // and its disagreement counts (planesGo)
+	all    []uint64   // every slot, when a collection is re-ranked whole
+	keys   []uint64   // re-ranked candidates by score
+	hits   []hit
+	order  []int
 }
 
 // New returns an empty index.
 func New() *Index {
-	ix := &Index{cols: make(map[string]*coll), hints: make(map[string]int), keep: minCoarse}
+	ix := &Index{cols: make(map[string]*coll), hints: make(map[string]int), cands: minCands, simd: true}
 	ix.pool.New = func() any { return new(scratch) }
 	ix.encs.New = func() any { return new(encoded) }
 	return ix
+}
+
+// workers returns how many goroutines may search one collection.
+func (ix *Index) workers() int {
+	if ix.procs > 0 {
+		return ix.procs
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // Normalize returns v scaled to unit L2 norm in a new slice. It fails for an
@@ -106,6 +136,26 @@ func Normalize(v []float32) ([]float32, error) {
 		out[i] = float32(float64(x) * inv)
 	}
 	return out, nil
+}
+
+// largest returns the largest absolute component of v, with the errors of
+// measure: for float32 components the sum of squares (in float64) is zero
+// only when this is, and never overflows.
+func largest(v []float32) (float64, error) {
+	if len(v) == 0 {
+		return 0, fmt.Errorf("vecindex: empty vector")
+	}
+	var top uint32 // the largest |x| as bits: ordered like the values
+	for _, x := range v {
+		top = max(top, math.Float32bits(x)&^(1<<31))
+	}
+	switch {
+	case top >= 0x7f800000:
+		return 0, fmt.Errorf("vecindex: vector has a non-finite component")
+	case top == 0:
+		return 0, fmt.Errorf("vecindex: vector has no usable norm")
+	}
+	return float64(math.Float32frombits(top)), nil
 }
 
 // measure returns the L2 norm and the largest absolute component of v.
@@ -131,9 +181,10 @@ func measure(v []float32) (norm, maxAbs float64, err error) {
 }
 
 func newColl(dim, capacity int) *coll {
-	words := (dim + 63) / 64
-	aw := min(words, planeWords)
-	return &coll{dim: dim, aw: aw, bw: words - aw, ids: make([]string, 0, capacity), pos: make(map[string]int32, capacity)}
+	c := &coll{dim: dim, codeLen: (dim + 3) / 4 * 3, seed: maphash.MakeSeed()}
+	c.table = make([]int32, tableSize(capacity))
+	c.chunks = make([]*chunk, 0, (capacity+chunkLen-1)/chunkLen)
+	return c
 }
 
 // Reserve makes room for n vectors in the collection, so that loading them
@@ -146,22 +197,21 @@ func (ix *Index) Reserve(collection string, n int) {
 		ix.hints[collection] = n
 		return
 	}
-	if n > cap(c.ids) {
-		c.ids = slices.Grow(c.ids, n-len(c.ids))
-		pos := make(map[string]int32, n)
-		for id, i := range c.pos {
-			pos[id] = i
-		}
-		c.pos = pos
+	if tableSize(n) > len(c.table) {
+		c.rehash(n)
 	}
+	c.chunks = slices.Grow(c.chunks, (n+chunkLen-1)/chunkLen-len(c.chunks))
 }
 
 // Add stores v (normalised) under id in the collection, replacing any vector
 // already stored under id. The first vector fixes the collection's
-// dimension; a vector of another dimension is refused, as are vectors that
-// Normalize refuses.
+// dimension; a vector of another dimension is refused, as are an empty ID
+// and vectors that Normalize refuses.
 func (ix *Index) Add(collection, id string, v []float32) error {
-	_, maxAbs, err := measure(v)
+	if id == "" {
+		return fmt.Errorf("vecindex: empty ID")
+	}
+	maxAbs, err := largest(v)
 	if err != nil {
 		return err
 	}
@@ -169,6 +219,7 @@ func (ix *Index) Add(collection, id string, v []float32) error {
 	defer ix.encs.Put(e)
 	e.encode(v, maxAbs)
 	defer e.wipe()
+	key := keyOf(id)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	c := ix.cols[collection]
@@ -180,104 +231,154 @@ func (ix *Index) Add(collection, id string, v []float32) error {
 	if len(v) != c.dim {
 		return fmt.Errorf("vecindex: vector has dimension %d, collection has %d", len(v), c.dim)
 	}
-	i, ok := c.pos[id]
-	if !ok {
+	i, pos := c.find(key)
+	if i < 0 {
+		if (c.n+1)*10 > len(c.table)*7 {
+			c.rehash(2 * (c.n + 1))
+			_, pos = c.find(key)
+		}
 		if c.n == len(c.chunks)*chunkLen {
 			c.chunks = append(c.chunks, &chunk{
-				a:     make([]uint64, chunkLen*c.aw),
-				b:     make([]uint64, chunkLen*c.bw),
-				q:     make([]int8, chunkLen*c.dim),
+				cols:  make([]uint64, c.dim*chunkWords),
+				code:  make([]byte, chunkLen*c.codeLen),
 				scale: make([]float32, chunkLen),
+				keys:  make([]uuidKey, chunkLen),
 			})
 		}
-		i = int32(c.n)
+		i = c.n
 		c.n++
-		c.ids = append(c.ids, id)
-		c.pos[id] = i
+		c.setKey(i, key)
+		c.table[pos] = int32(i + 1)
+		c.put(i, e, true)
+		return nil
 	}
-	c.put(int(i), e)
+	c.put(i, e, false)
 	return nil
 }
 
-// encode quantises v (of largest absolute component maxAbs) into e.
-func (e *encoded) encode(v []float32, maxAbs float64) {
-	e.q = slices.Grow(e.q[:0], len(v))[:len(v)]
-	s := float32(127 / maxAbs)
-	var ss int32
-	q := e.q[:len(v)]
-	for t, x := range v {
-		r := x * s
-		// Round half away from zero without a branch: add ±0.5, truncate.
-		r += math.Float32frombits(math.Float32bits(r)&(1<<31) | 0x3f000000)
-		n := int32(r)
-		q[t] = int8(n)
-		ss += n * n
+// setKey stores the ID of slot i.
+func (c *coll) setKey(i int, k slotKey) {
+	c.chunks[i/chunkLen].keys[i%chunkLen] = k.uuid
+	if k.name != "" && c.names == nil {
+		c.names = make([]string, c.n, max(c.n, 16))
 	}
-	// The cosine with the quantised vector itself: a vector's similarity to
-	// itself stays within 10⁻⁴ of 1.
-	e.scale = float32(1 / math.Sqrt(float64(ss)))
-	e.signs = signBits(v, e.signs)
+	if c.names != nil {
+		if len(c.names) <= i {
+			c.names = append(c.names, make([]string, i+1-len(c.names))...)
+		}
+		c.names[i] = k.name
+	}
+}
+
+// encode quantises v (of largest absolute component maxAbs) into e, in
+// one pass: components, sign bits, and the sums the scale needs.
+func (e *encoded) encode(v []float32, maxAbs float64) {
+	groups := (len(v) + 3) / 4
+	e.code = slices.Grow(e.code[:0], 3*groups)[:3*groups]
+	words := (len(v) + 63) / 64
+	e.signs = slices.Grow(e.signs[:0], words)[:words]
+	clear(e.signs)
+	s := float32(levels / maxAbs)
+	var vv, vn float64 // Σ v², Σ v·component
+	for g := range groups {
+		var w uint32
+		for t := range 4 {
+			var n int32
+			if d := 4*g + t; d < len(v) {
+				b := math.Float32bits(v[d])
+				e.signs[d/64] |= uint64(b>>31^1) << (d % 64)
+				r := v[d] * s
+				// Round half away from zero without a branch: add ±0.5, truncate.
+				r += math.Float32frombits(b&(1<<31) | 0x3f000000)
+				n = int32(r)
+				x := float64(v[d])
+				vv += x * x
+				vn += x * float64(n)
+			}
+			w |= uint32(n+32) << (6 * t)
+		}
+		e.code[3*g], e.code[3*g+1], e.code[3*g+2] = byte(w), byte(w>>8), byte(w>>16)
+	}
+	// cosine(p, v) ≈ p·c / (v̂·c) for the components c: exactly 1 for the
+	// vector itself, and the rounding errors' own length does not shrink
+	// every similarity as dividing by |c| would (by ~4×10⁻⁴ at 6 bits).
+	e.scale = float32(math.Sqrt(vv) / vn)
 }
 
 // wipe overwrites the encoded vector.
 func (e *encoded) wipe() {
-	clear(e.q)
+	clear(e.code)
 	clear(e.signs)
 	e.scale = 0
 }
 
-// signBits sets bit t of the result when v[t] is not negative.
-func signBits(v []float32, out []uint64) []uint64 {
-	words := (len(v) + 63) / 64
-	out = slices.Grow(out[:0], words)[:words]
-	for w := range words {
-		part := v[w*64 : min(len(v), (w+1)*64)]
-		var bits uint64
-		for t, x := range part {
-			bits |= uint64(math.Float32bits(x)>>31^1) << t
-		}
-		out[w] = bits
-	}
-	return out
-}
-
-// put stores an encoded vector in slot i.
-func (c *coll) put(i int, e *encoded) {
+// put stores an encoded vector in slot i; fresh says the slot is empty
+// (its sign bits clear), so only the set bits need writing.
+func (c *coll) put(i int, e *encoded, fresh bool) {
 	ch, j := c.chunks[i/chunkLen], i%chunkLen
-	copy(ch.q[j*c.dim:(j+1)*c.dim], e.q)
+	copy(ch.code[j*c.codeLen:(j+1)*c.codeLen], e.code)
 	ch.scale[j] = e.scale
-	copy(ch.a[j*c.aw:(j+1)*c.aw], e.signs[:c.aw])
-	copy(ch.b[j*c.bw:(j+1)*c.bw], e.signs[c.aw:])
+	w, bit := j/64, uint64(1)<<(j%64)
+	if !fresh {
+		for t := range c.dim {
+			ch.cols[t*chunkWords+w] &^= bit
+		}
+	}
+	for g, sw := range e.signs {
+		for sw != 0 {
+			t := 64*g + bits.TrailingZeros64(sw)
+			sw &= sw - 1
+			ch.cols[t*chunkWords+w] |= bit
+		}
+	}
 }
 
-// move copies slot from into slot to.
+// move copies slot from (vector and ID) into slot to.
 func (c *coll) move(to, from int) {
 	tc, tj := c.chunks[to/chunkLen], to%chunkLen
 	fc, fj := c.chunks[from/chunkLen], from%chunkLen
-	copy(tc.q[tj*c.dim:(tj+1)*c.dim], fc.q[fj*c.dim:(fj+1)*c.dim])
-	copy(tc.a[tj*c.aw:(tj+1)*c.aw], fc.a[fj*c.aw:(fj+1)*c.aw])
-	copy(tc.b[tj*c.bw:(tj+1)*c.bw], fc.b[fj*c.bw:(fj+1)*c.bw])
+	copy(tc.code[tj*c.codeLen:(tj+1)*c.codeLen], fc.code[fj*c.codeLen:(fj+1)*c.codeLen])
 	tc.scale[tj] = fc.scale[fj]
+	tc.keys[tj] = fc.keys[fj]
+	if c.names != nil {
+		c.names[to] = c.names[from]
+	}
+	tw, tl := tj/64, uint(tj%64)
+	fw, fl := fj/64, uint(fj%64)
+	for t := range c.dim {
+		bit := fc.cols[t*chunkWords+fw] >> fl & 1
+		p := &tc.cols[t*chunkWords+tw]
+		*p = *p&^(1<<tl) | bit<<tl
+	}
 }
 
 // wipe overwrites slot i.
 func (c *coll) wipe(i int) {
 	ch, j := c.chunks[i/chunkLen], i%chunkLen
-	clear(ch.q[j*c.dim : (j+1)*c.dim])
-	clear(ch.a[j*c.aw : (j+1)*c.aw])
-	clear(ch.b[j*c.bw : (j+1)*c.bw])
+	clear(ch.code[j*c.codeLen : (j+1)*c.codeLen])
 	ch.scale[j] = 0
+	ch.keys[j] = uuidKey{}
+	if c.names != nil {
+		c.names[i] = ""
+	}
+	w, lane := j/64, uint(j%64)
+	for t := range c.dim {
+		ch.cols[t*chunkWords+w] &^= 1 << lane
+	}
 }
 
 // wipeAll overwrites every chunk.
 func (c *coll) wipeAll() {
 	for _, ch := range c.chunks {
-		clear(ch.q)
-		clear(ch.a)
-		clear(ch.b)
+		clear(ch.cols)
+		clear(ch.code)
 		clear(ch.scale)
+		clear(ch.keys)
 	}
 	c.chunks = nil
+	clear(c.names)
+	c.names = nil
+	clear(c.table)
 }
 
 // Remove deletes id from the collection and reports whether it was there. The
@@ -289,21 +390,21 @@ func (ix *Index) Remove(collection, id string) bool {
 	if c == nil {
 		return false
 	}
-	i, ok := c.pos[id]
-	if !ok {
+	i, pos := c.find(keyOf(id))
+	if i < 0 {
 		return false
 	}
+	c.unlink(pos)
 	last := c.n - 1
-	if int(i) != last {
-		c.move(int(i), last)
-		c.ids[i] = c.ids[last]
-		c.pos[c.ids[i]] = i
+	if i != last {
+		c.table[c.posOf(last)] = int32(i + 1)
+		c.move(i, last)
 	}
 	c.wipe(last)
-	c.ids[last] = ""
-	c.ids = c.ids[:last]
 	c.n = last
-	delete(c.pos, id)
+	if c.names != nil {
+		c.names = c.names[:last]
+	}
 	if c.n == 0 {
 		c.wipeAll()
 		delete(ix.cols, collection)
@@ -313,14 +414,12 @@ func (ix *Index) Remove(collection, id string) bool {
 		c.chunks[full] = nil // every slot of it has been wiped
 		c.chunks = c.chunks[:full]
 	}
-	if cap(c.ids) >= shrinkIDsFrom && c.n <= cap(c.ids)/4 {
+	if len(c.table) >= shrinkFrom && c.n*10 < len(c.table) {
 		// Give memory back after many removals.
-		c.ids = slices.Clip(slices.Clone(c.ids))
-		pos := make(map[string]int32, c.n)
-		for j, id := range c.ids {
-			pos[id] = int32(j)
+		c.rehash(c.n)
+		if c.names != nil {
+			c.names = slices.Clip(slices.Clone(c.names))
 		}
-		c.pos = pos
 	}
 	return true
 }
@@ -382,227 +481,97 @@ func (ix *Index) Collections() []string {
 func (ix *Index) IDs(collection string) []string {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if c := ix.cols[collection]; c != nil {
-		return slices.Clone(c.ids)
+	c := ix.cols[collection]
+	if c == nil {
+		return nil
 	}
-	return nil
+	ids := make([]string, c.n)
+	for i := range ids {
+		ids[i] = c.idAt(i)
+	}
+	return ids
 }
 
 // Search returns up to k vectors of the collection most similar to q, best
-// first, with their cosine similarity (within about 10⁻³ of the exact
-// value). q need not be normalised. It returns nil when k < 1, the
+// first, with their cosine similarity (within a few thousandths of the
+// exact value). q need not be normalised. It returns nil when k < 1, the
 // collection is empty, or q is unusable or of another dimension. Equal
 // similarities are ordered by ID.
 func (ix *Index) Search(collection string, q []float32, k int) []likeness.Match {
 	if k < 1 {
 		return nil
 	}
-	nq, err := Normalize(q)
+	norm, _, err := measure(q)
 	if err != nil {
 		return nil
 	}
 	sc := ix.pool.Get().(*scratch)
 	defer ix.pool.Put(sc)
+	groups := (len(q) + 3) / 4
+	probe := slices.Grow(sc.probe[:0], 4*groups)[:4*groups]
+	sc.probe = probe
+	inv := 1 / norm
+	for t, x := range q {
+		probe[t] = float32(float64(x) * inv)
+	}
+	clear(probe[len(q):])
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	c := ix.cols[collection]
-	if c == nil || c.dim != len(nq) {
+	if c == nil || c.dim != len(q) {
 		return nil
 	}
 	k = min(k, c.n)
-	rerank := max(minRerank, 2*k)
-	var cands []uint64 // low 32 bits: the slot
-	switch {
-	case c.n <= rerank || c.dim < minCodeDim:
-		cands = sc.cands[:0]
+	keep := max(ix.cands, c.n/candsPer, 64*k)
+	var slots []uint64 // low 32 bits: the slot
+	if c.n <= keep || c.dim < minCodeDim {
+		slots = sc.all[:0]
 		for i := range c.n {
-			cands = append(cands, uint64(i))
+			slots = append(slots, uint64(i))
 		}
-	default:
-		qa, qb := c.signs(nq)
-		coarse := max(ix.keep, 4*rerank)
-		cands = c.coarse(qa, coarse, sc.heap[:0])
-		sc.heap = cands
-		cands = c.refine(qb, cands, rerank, sc.cands[:0])
+		sc.all = slots
+	} else {
+		slots = c.scan(ix, sc, probe[:c.dim], keep)
 	}
-	sc.cands = cands
+	// Scores as keys that order best first: the similarity's bits, made
+	// to sort like it and inverted, above the slot.
+	keys := slices.Grow(sc.keys[:0], len(slots))[:len(slots)]
+	sc.keys = keys
+	score := func(from, to int) {
+		for j := from; j < to; j++ {
+			i := int(uint32(slots[j]))
+			keys[j] = uint64(^ordered(c.score(probe, i)))<<32 | uint64(i)
+		}
+	}
+	if workers := min(ix.workers(), len(slots)/rerankPer); workers > 1 {
+		var wg sync.WaitGroup
+		per := (len(slots) + workers - 1) / workers
+		for w := range workers {
+			wg.Go(func() { score(w*per, min(len(slots), (w+1)*per)) })
+		}
+		wg.Wait()
+	} else {
+		score(0, len(slots))
+	}
+	// The best k, and any tied with the k-th, ordered by ID among equals.
+	selectSmallest(keys, k)
+	kth := slices.Max(keys[:k]) >> 32
 	hits := sc.hits[:0]
-	for _, key := range cands {
-		i := int(uint32(key))
-		ch, j := c.chunks[i/chunkLen], i%chunkLen
-		s := dotI8(nq, ch.q[j*c.dim:(j+1)*c.dim]) * ch.scale[j]
-		hits = append(hits, hit{s: s, i: int32(i)})
+	for j, key := range keys {
+		if j < k || key>>32 == kth {
+			hits = append(hits, hit{s: unordered(^uint32(key >> 32)), i: int32(uint32(key))})
+		}
 	}
 	sc.hits = hits
 	slices.SortFunc(hits, func(a, b hit) int {
-		switch {
-		case a.s > b.s:
-			return -1
-		case a.s < b.s:
-			return 1
+		if d := cmp.Compare(b.s, a.s); d != 0 {
+			return d
 		}
-		return compareStrings(c.ids[a.i], c.ids[b.i])
+		return strings.Compare(c.idAt(int(a.i)), c.idAt(int(b.i)))
 	})
-	out := make([]likeness.Match, min(k, len(hits)))
+	out := make([]likeness.Match, k)
 	for j := range out {
-		out[j] = likeness.Match{FacialID: c.ids[hits[j].i], Similarity: min(1, max(-1, hits[j].s))}
+		out[j] = likeness.Match{FacialID: c.idAt(int(hits[j].i)), Similarity: min(1, max(-1, hits[j].s))}
 	}
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-type hit struct {
-	s float32
-	i int32
-}
-
-// signs returns the two sign planes of a probe.
-func (c *coll) signs(v []float32) (a, b []uint64) {
-	all := signBits(v, nil)
-	return all[:c.aw], all[c.aw:]
-}
-
-// coarse returns the keep slots closest to the probe by the Hamming distance
-// of the first sign plane, as keys distance<<32 | slot, in no order. Keys
-// below the current bound collect in buf; when it holds twice keep, the keep
-// smallest stay and the largest of them becomes the bound.
-func (c *coll) coarse(qa []uint64, keep int, buf []uint64) []uint64 {
-	bound := uint64(math.MaxUint64)
-	limit := 2 * keep
-	for ci, ch := range c.chunks {
-		m := min(chunkLen, c.n-ci*chunkLen)
-		base := uint64(ci * chunkLen)
-		if c.aw == 4 {
-			q0, q1, q2, q3 := qa[0], qa[1], qa[2], qa[3]
-			a := ch.a[:m*4]
-			for j := 0; j+4 <= len(a); j += 4 {
-				w := a[j : j+4 : j+4]
-				d := bits.OnesCount64(w[0]^q0) + bits.OnesCount64(w[1]^q1) +
-					bits.OnesCount64(w[2]^q2) + bits.OnesCount64(w[3]^q3)
-				if key := uint64(d)<<32 | (base + uint64(j/4)); key < bound {
-					buf = append(buf, key)
-					if len(buf) == limit {
-						buf, bound = shrink(buf, keep)
-					}
-				}
-			}
-			continue
-		}
-		for j := range m {
-			w := ch.a[j*c.aw : (j+1)*c.aw]
-			d := 0
-			for t, x := range w {
-				d += bits.OnesCount64(x ^ qa[t])
-			}
-			if key := uint64(d)<<32 | (base + uint64(j)); key < bound {
-				buf = append(buf, key)
-				if len(buf) == limit {
-					buf, bound = shrink(buf, keep)
-				}
-			}
-		}
-	}
-	if len(buf) > keep {
-		buf, _ = shrink(buf, keep)
-	}
-	return buf
-}
-
-// shrink keeps the keep smallest keys of buf (in no order) and returns them
-// with the largest of them.
-func shrink(buf []uint64, keep int) ([]uint64, uint64) {
-	selectSmallest(buf, keep)
-	buf = buf[:keep]
-	return buf, slices.Max(buf)
-}
-
-// selectSmallest reorders h so that its k smallest values come first.
-func selectSmallest(h []uint64, k int) {
-	lo, hi := 0, len(h)-1
-	for lo < hi {
-		// Median of three as the pivot.
-		mid := lo + (hi-lo)/2
-		if h[mid] < h[lo] {
-			h[mid], h[lo] = h[lo], h[mid]
-		}
-		if h[hi] < h[lo] {
-			h[hi], h[lo] = h[lo], h[hi]
-		}
-		if h[hi] < h[mid] {
-			h[hi], h[mid] = h[mid], h[hi]
-		}
-		p := h[mid]
-		i, j := lo, hi
-		for i <= j {
-			for h[i] < p {
-				i++
-			}
-			for h[j] > p {
-				j--
-			}
-			if i <= j {
-				h[i], h[j] = h[j], h[i]
-				i++
-				j--
-			}
-		}
-		switch {
-		case k-1 <= j:
-			hi = j
-		case k-1 >= i:
-			lo = i
-		default:
-			return
-		}
-	}
-}
-
-// refine adds the second plane's distance to each coarse candidate and
-// returns the keep best, as keys distance<<32 | slot.
-func (c *coll) refine(qb []uint64, coarse []uint64, keep int, out []uint64) []uint64 {
-	out = out[:0]
-	for _, key := range coarse {
-		i := int(uint32(key))
-		d := key >> 32
-		if c.bw > 0 {
-			ch, j := c.chunks[i/chunkLen], i%chunkLen
-			for t, x := range ch.b[j*c.bw : (j+1)*c.bw] {
-				d += uint64(bits.OnesCount64(x ^ qb[t]))
-			}
-		}
-		out = append(out, d<<32|uint64(i))
-	}
-	if len(out) > keep {
-		selectSmallest(out, keep)
-		out = out[:keep]
-	}
-	return out
-}
-
-// dotI8 returns Σ a[i]·b[i] over len(a), four lanes at a time.
-func dotI8(a []float32, b []int8) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		x := a[i : i+4 : i+4]
-		y := b[i : i+4 : i+4]
-		s0 += x[0] * float32(y[0])
-		s1 += x[1] * float32(y[1])
-		s2 += x[2] * float32(y[2])
-		s3 += x[3] * float32(y[3])
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * float32(b[i])
-	}
-	return (s0 + s1) + (s2 + s3)
 }

@@ -40,6 +40,10 @@ func (g *Gen) Identity() []float32 {
 	return v
 }
 
+// Fill sets v to a random unit vector of len(v) components, like Identity
+// without allocating.
+func (g *Gen) Fill(v []float32) { g.fill(v) }
+
 // Genuine returns a similarity drawn from the genuine distribution.
 func (g *Gen) Genuine() float64 {
 	s := GenuineMean + GenuineSD*g.r.NormFloat64()
