@@ -154,7 +154,8 @@ func (db *DB) Search(ctx context.Context, appID string, probe []float32, k int) 
 		return nil, likeness.Errorf(likeness.EINVALID, "k must be at least 1.")
 	}
 	k = min(k, MaxSearchK)
-	if _, err := vecindex.Normalize(probe); err != nil {
+	q, err := vecindex.Normalize(probe)
+	if err != nil {
 		return nil, likeness.Errorf(likeness.EINVALID, "Probe is not a usable face template.")
 	}
 	ak, err := db.appKey(ctx, appID)
@@ -168,10 +169,15 @@ func (db *DB) Search(ctx context.Context, appID string, probe []float32, k int) 
 	if err != nil {
 		return nil, err
 	}
-	if m == nil {
-		m = []likeness.Match{}
+	// The index finds the candidates; their similarities (what decisions
+	// compare with thresholds) are computed exactly from the sealed
+	// templates, which also drops a face the index still holds after its
+	// erasure (a crash, an unreachable backend, another replica's feed).
+	ids := make([]string, len(m))
+	for i, x := range m {
+		ids[i] = x.FacialID
 	}
-	return db.liveMatches(ctx, appID, m)
+	return db.similarities(ctx, appID, ak, ids, q)
 }
 
 // Face returns one face of the application, payload decrypted, never the

@@ -16,7 +16,7 @@ import (
 // index. Write transactions are serialised by the writer lock, so seq order
 // is commit order and a poll never skips a row that commits later with a
 // smaller seq. An erasure that the index has not seen yet never reaches an
-// answer: searches drop matches whose face is gone (liveMatches).
+// answer: searches drop matches whose face is gone (Search re-scores from the database).
 
 const (
 	// feedInterval is the default poll period.

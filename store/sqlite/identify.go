@@ -79,6 +79,16 @@ func (db *DB) Compare(ctx context.Context, appID string, facialIDs []string, pro
 	if err != nil {
 		return nil, err
 	}
+	return db.similarities(ctx, appID, ak, facialIDs, q)
+}
+
+// similarities returns the exact similarity of the unit probe q to each
+// named face of the application that still exists (from its sealed
+// template, not the index), best first.
+func (db *DB) similarities(ctx context.Context, appID string, ak appKey, facialIDs []string, q []float32) ([]likeness.Match, error) {
+	if len(facialIDs) == 0 {
+		return []likeness.Match{}, nil
+	}
 	args := []any{appID}
 	for _, id := range facialIDs {
 		args = append(args, id)

@@ -461,6 +461,19 @@ func TestEnrollSearchDelete(t *testing.T) {
 	if len(m) != 3 || m[0].FacialID != face.FacialID || m[0].Similarity < 0.9 || m[1].Similarity > m[0].Similarity {
 		t.Fatalf("Search = %+v", m)
 	}
+	// The similarities a search reports (what decisions compare with
+	// thresholds) are exact, not the index's compact approximation: the same
+	// as a 1:1 comparison, to float32 rounding.
+	ids := []string{m[0].FacialID, m[1].FacialID, m[2].FacialID}
+	exact, err := db.Compare(ctx, app.ID, ids, probe)
+	if err != nil || len(exact) != 3 {
+		t.Fatalf("Compare = %+v, %v", exact, err)
+	}
+	for i := range m {
+		if exact[i].FacialID != m[i].FacialID || math.Abs(float64(exact[i].Similarity-m[i].Similarity)) > 1e-6 {
+			t.Fatalf("Search %+v, Compare %+v", m, exact)
+		}
+	}
 
 	// Nothing personal is in the file in plaintext.
 	data := f.fileBytes(t)

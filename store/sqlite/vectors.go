@@ -13,7 +13,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -227,41 +226,6 @@ func (db *DB) collectionSecret(ctx context.Context, collection string) ([]byte, 
 		return nil, err
 	}
 	return hkdf.Key(sha256.New, ak.key, nil, secretInfo+collection, 32)
-}
-
-// liveMatches drops matches whose face is no longer in the database: the
-// index may lag behind an erasure (a crash, an unreachable backend), never
-// the answer.
-func (db *DB) liveMatches(ctx context.Context, appID string, m []likeness.Match) ([]likeness.Match, error) {
-	if len(m) == 0 {
-		return m, nil
-	}
-	args := make([]any, 0, len(m)+1)
-	args = append(args, appID)
-	for _, x := range m {
-		args = append(args, x.FacialID)
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT facial_id FROM faces WHERE app_id = ? AND facial_id IN (?`+
-		strings.Repeat(",?", len(m)-1)+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: search: %w", err)
-	}
-	defer rows.Close()
-	live := make(map[string]bool, len(m))
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("sqlite: search: %w", err)
-		}
-		live[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: search: %w", err)
-	}
-	if len(live) == len(m) {
-		return m, nil
-	}
-	return slices.DeleteFunc(m, func(x likeness.Match) bool { return !live[x.FacialID] }), nil
 }
 
 // appCollections returns every live application's ID by collection.
