@@ -32,9 +32,31 @@ export function checkAnswerCode(status, body) {
 }
 
 /**
+ * A refused check: its FACEIO code, and the seconds the server asked the
+ * visitor to wait before trying again (0 when it said nothing).
+ * @typedef {{code: number, retryAfter: number}} Refusal
+ */
+
+/** The longest wait the widget repeats to the visitor, in seconds. */
+const MAX_RETRY_AFTER = 3600;
+
+/**
+ * The seconds a busy server asked to wait: `retryAfter` in the body, else
+ * the Retry-After header in seconds; 0 when absent or unusable.
+ * @param {{headers?: {get(name: string): string | null}}} res
+ * @param {unknown} body
+ * @returns {number}
+ */
+export function retryAfterSeconds(res, body) {
+  const fromBody = body && typeof body === 'object' ? /** @type {{retryAfter?: unknown}} */ (body).retryAfter : undefined;
+  const raw = typeof fromBody === 'number' ? fromBody : Number(res.headers?.get('Retry-After') ?? NaN);
+  return Number.isFinite(raw) && raw > 0 ? Math.min(Math.ceil(raw), MAX_RETRY_AFTER) : 0;
+}
+
+/**
  * Runs the check with fetch (no credentials). Resolves when the operation may
- * go on; rejects with a FACEIO code otherwise (NETWORK_IO when the server
- * cannot be reached).
+ * go on; rejects with a Refusal otherwise (NETWORK_IO when the server cannot
+ * be reached).
  * @param {typeof fetch} fetchFn
  * @param {string} url
  * @returns {Promise<void>}
@@ -44,9 +66,12 @@ export async function runCheck(fetchFn, url) {
   try {
     res = await fetchFn(url, { credentials: 'omit', cache: 'no-store' });
   } catch {
-    throw ERROR_CODES.NETWORK_IO;
+    throw /** @type {Refusal} */ ({ code: ERROR_CODES.NETWORK_IO, retryAfter: 0 });
   }
   const body = await res.json().catch(() => null);
   const code = checkAnswerCode(res.status, body);
-  if (code) throw code;
+  if (code) {
+    const retryAfter = code === ERROR_CODES.TOO_MANY_REQUESTS ? retryAfterSeconds(res, body) : 0;
+    throw /** @type {Refusal} */ ({ code, retryAfter });
+  }
 }

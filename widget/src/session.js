@@ -111,6 +111,8 @@ export class Operation {
     this.pinOpen = false;
     /** @type {number|null} when the server's no_face hints began */
     this.noFaceSince = null;
+    /** Seconds a busy server asked to wait (its refused check), 0 if none. */
+    this.wait = 0;
   }
 
   /**
@@ -164,7 +166,11 @@ export class Operation {
     );
     env.check(checkURL(target.host, target.publicId, o.op, target.purpose)).then(
       () => current() && this.connect(),
-      (code) => current() && this.finish(false, toErrorCode(code)),
+      (/** @type {import('./check.js').Refusal} */ refusal) => {
+        if (!current()) return;
+        this.wait = refusal.retryAfter;
+        this.finish(false, toErrorCode(refusal.code));
+      },
     );
   }
 
@@ -453,9 +459,12 @@ export class Operation {
     }
     // Success closes by itself; an error stays twice as long (it has more
     // to read) and offers a retry where one can help.
-    const retry = !ok && RETRYABLE.includes(/** @type {number} */ (value));
+    // A busy server says how long to wait: the screen says it too, and a
+    // retry after that wait can help.
+    const wait = !ok && this.wait > 0 ? this.wait : 0;
+    const retry = !ok && (RETRYABLE.includes(/** @type {number} */ (value)) || wait > 0);
     this.outcomeOpen = true;
-    this.ui.showOutcome({ ok, op: this.o.op, code: ok ? 0 : /** @type {number} */ (value), retry },
+    this.ui.showOutcome({ ok, op: this.o.op, code: ok ? 0 : /** @type {number} */ (value), retry, ...(wait ? { wait } : {}) },
       (again) => (again ? this.retry() : this.dismiss()));
     this.startTimer('outcome', this.o.outcomeTimeout * (ok ? 1000 : 2000), () => this.dismiss());
   }

@@ -23,6 +23,7 @@ import { applyStyles } from './styles.js';
  * @property {'enroll'|'authenticate'} op
  * @property {number} code the FACEIO code (0 on success)
  * @property {boolean} retry whether to offer "Try again"
+ * @property {number} [wait] seconds a busy server asked to wait (15 only)
  */
 
 /**
@@ -230,10 +231,11 @@ export function createUI(doc, { op, locale, onAbort }) {
       };
       show('pin', pinInput);
     },
-    showOutcome({ ok, op, code, retry: offerRetry }, onChoice) {
+    showOutcome({ ok, op, code, retry: offerRetry, wait }, onChoice) {
       outcomeIcon.textContent = ok ? '✓' : '!';
       outcomeIcon.className = ok ? 'mark ok' : 'mark';
-      outcomeText.textContent = ok ? t(op === 'enroll' ? 'done_enroll' : 'done_authenticate') : t(errorMessageKey(code));
+      outcomeText.textContent = ok ? t(op === 'enroll' ? 'done_enroll' : 'done_authenticate')
+        : wait ? t('err_15_wait', { n: wait }) : t(errorMessageKey(code));
       retry.hidden = !offerRetry;
       closeOutcome.hidden = ok;
       outcomeActions.hidden = ok; // a success closes by itself

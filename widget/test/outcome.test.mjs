@@ -127,3 +127,27 @@ test('no face: a dark picture says "too dark"; after a while the help says what 
   ws.push({ type: 'guide', hint: 'no_face' });
   assert.equal(ui.statuses.at(-1), 'no_face', 'the help waits again after a face was seen');
 });
+
+test('a busy server (15 with a wait) says how long to wait and offers a retry; the promise rejects with 15', async () => {
+  const env = fakeEnv();
+  env.checkCode = 15;
+  env.checkRetryAfter = 4;
+  const fio = new (createFaceIO(env))('pub_1', { host: 'https://likeness.test' });
+  const outcome = track(fio.authenticate());
+  await flush();
+  assert.equal(env.sockets.length, 0, 'no socket after a refused check');
+  assert.deepEqual({ ...env.ui.outcome, choose: undefined }, { ok: false, op: 'authenticate', code: 15, retry: true, wait: 4, choose: undefined });
+  env.ui.outcome.choose(false);
+  await flush();
+  assert.deepEqual(outcome, { state: 'rejected', value: 15 });
+});
+
+test('15 without a wait (a cool-down) keeps the plain message and no retry', async () => {
+  const env = fakeEnv();
+  env.checkCode = 15;
+  const fio = new (createFaceIO(env))('pub_1', { host: 'https://likeness.test' });
+  track(fio.authenticate());
+  await flush();
+  assert.equal(env.ui.outcome.wait, undefined);
+  assert.equal(env.ui.outcome.retry, false);
+});

@@ -134,6 +134,7 @@ export function fakeEnv() {
     streams: [],
     /** @type {number|null} FACEIO code the check rejects with */
     checkCode: null,
+    checkRetryAfter: 0,
     camera: () => {
       const s = fakeStream();
       env.streams.push(s);
@@ -147,7 +148,7 @@ export function fakeEnv() {
     clearTimeout: clock.clearTimeout,
     check: async (url) => {
       env.checks.push(url);
-      if (env.checkCode) throw env.checkCode;
+      if (env.checkCode) throw { code: env.checkCode, retryAfter: env.checkRetryAfter };
     },
     openSocket: (url) => {
       const s = new FakeSocket(url);

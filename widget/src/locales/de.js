@@ -51,6 +51,7 @@ export default {
   err_13: 'Die Sitzung wurde beendet. Beginnen Sie erneut, wenn Sie bereit sind.',
   err_14: 'Das hat zu lange gedauert. Bitte versuchen Sie es erneut.',
   err_15: 'Zu viele Versuche. Warten Sie einige Minuten und versuchen Sie es dann erneut.',
+  err_15_wait: 'Der Dienst ist gerade ausgelastet. Bitte versuchen Sie es in {n} Sekunden erneut.',
   err_18: 'Die Anmeldung per Gesicht ist in Ihrem Land nicht verfügbar.',
   err_19: 'Diese PIN kann nicht verwendet werden. Versuchen Sie es mit einer anderen.',
   err_20: 'Die Anmeldung per Gesicht ist bereits geöffnet. Schließen Sie sie zuerst ab.',

@@ -51,6 +51,7 @@ export default {
   err_13: 'The session ended. Start again when you are ready.',
   err_14: 'This took too long. Please try again.',
   err_15: 'Too many attempts. Please wait a few minutes, then try again.',
+  err_15_wait: 'The service is busy right now. Please try again in {n} seconds.',
   err_18: 'Face sign-in is not available in your country.',
   err_19: 'This PIN code cannot be used. Try again with another one.',
   err_20: 'Face sign-in is already open. Finish it first.',

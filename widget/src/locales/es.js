@@ -51,6 +51,7 @@ export default {
   err_13: 'La sesión terminó. Empiece de nuevo cuando esté listo.',
   err_14: 'Ha tardado demasiado. Inténtelo de nuevo.',
   err_15: 'Demasiados intentos. Espere unos minutos y vuelva a intentarlo.',
+  err_15_wait: 'El servicio está ocupado en este momento. Vuelva a intentarlo en {n} segundos.',
   err_18: 'El inicio de sesión facial no está disponible en su país.',
   err_19: 'Este código PIN no se puede usar. Inténtelo con otro.',
   err_20: 'El inicio de sesión facial ya está abierto. Termínelo primero.',

@@ -51,6 +51,7 @@ export default {
   err_13: 'La session est terminée. Recommencez quand vous êtes prêt.',
   err_14: 'Cela a pris trop de temps. Veuillez réessayer.',
   err_15: 'Trop de tentatives. Patientez quelques minutes, puis réessayez.',
+  err_15_wait: 'Le service est très sollicité. Réessayez dans {n} secondes.',
   err_18: 'La connexion par le visage n’est pas disponible dans votre pays.',
   err_19: 'Ce code PIN ne peut pas être utilisé. Réessayez avec un autre.',
   err_20: 'La connexion par le visage est déjà ouverte. Terminez-la d’abord.',

@@ -51,6 +51,7 @@ export default {
   err_13: 'La sessione è terminata. Ricomincia quando sei pronto.',
   err_14: 'Ci è voluto troppo tempo. Riprova.',
   err_15: 'Troppi tentativi. Attendi qualche minuto, poi riprova.',
+  err_15_wait: 'Il servizio è occupato in questo momento. Riprova tra {n} secondi.',
   err_18: 'L’accesso con il volto non è disponibile nel tuo paese.',
   err_19: 'Questo codice PIN non può essere usato. Riprova con un altro.',
   err_20: 'L’accesso con il volto è già aperto. Completalo prima.',

@@ -51,6 +51,7 @@ export default {
   err_13: 'De sessie is beëindigd. Begin opnieuw wanneer je klaar bent.',
   err_14: 'Dit duurde te lang. Probeer het opnieuw.',
   err_15: 'Te veel pogingen. Wacht een paar minuten en probeer het dan opnieuw.',
+  err_15_wait: 'De dienst is op dit moment druk. Probeer het over {n} seconden opnieuw.',
   err_18: 'Inloggen met je gezicht is niet beschikbaar in jouw land.',
   err_19: 'Deze pincode kan niet worden gebruikt. Probeer een andere.',
   err_20: 'Inloggen met je gezicht is al geopend. Rond dat eerst af.',

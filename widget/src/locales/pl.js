@@ -51,6 +51,7 @@ export default {
   err_13: 'Sesja się zakończyła. Zacznij od nowa, gdy będziesz gotowy.',
   err_14: 'Trwało to zbyt długo. Spróbuj ponownie.',
   err_15: 'Zbyt wiele prób. Odczekaj kilka minut i spróbuj ponownie.',
+  err_15_wait: 'Usługa jest teraz zajęta. Spróbuj ponownie za {n} s.',
   err_18: 'Logowanie twarzą nie jest dostępne w twoim kraju.',
   err_19: 'Tego kodu PIN nie można użyć. Spróbuj z innym.',
   err_20: 'Logowanie twarzą jest już otwarte. Najpierw je dokończ.',

@@ -51,6 +51,7 @@ export default {
   err_13: 'A sessão terminou. Recomece quando estiver pronto.',
   err_14: 'Demorou demasiado tempo. Tente novamente.',
   err_15: 'Demasiadas tentativas. Aguarde alguns minutos e tente novamente.',
+  err_15_wait: 'O serviço está ocupado neste momento. Tente novamente dentro de {n} segundos.',
   err_18: 'O início de sessão facial não está disponível no seu país.',
   err_19: 'Este código PIN não pode ser usado. Tente com outro.',
   err_20: 'O início de sessão facial já está aberto. Termine-o primeiro.',

@@ -51,6 +51,7 @@ export default {
   err_13: 'Oturum sona erdi. Hazır olduğunuzda yeniden başlayın.',
   err_14: 'Bu çok uzun sürdü. Lütfen yeniden deneyin.',
   err_15: 'Çok fazla deneme. Birkaç dakika bekleyip yeniden deneyin.',
+  err_15_wait: 'Hizmet şu anda yoğun. Lütfen {n} saniye sonra yeniden deneyin.',
   err_18: 'Yüzle giriş ülkenizde kullanılamıyor.',
   err_19: 'Bu PIN kodu kullanılamaz. Başka bir tane ile yeniden deneyin.',
   err_20: 'Yüzle giriş zaten açık. Önce onu tamamlayın.',
