@@ -5,6 +5,7 @@ import (
 	"context"
 	"html"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -185,12 +186,28 @@ func originAllowed(allowed []string, origin string) bool {
 	return false
 }
 
-// errBusy refuses a widget session the server cannot serve now (its
-// session slots or the engine's capacity, admitSession): TOO_MANY_REQUESTS
-// (15) at once, with Retry-After saying when a slot is likely free.
-func (s *Server) errBusy(c echo.Context, retry time.Duration) error {
+// refuseBusy refuses (and counts) a widget session the server cannot serve
+// now (its session slots or the engine's capacity, admitSession):
+// TOO_MANY_REQUESTS (15) at once, with Retry-After saying when a slot is
+// likely free.
+func (s *Server) refuseBusy(c echo.Context, appID, op string, retry time.Duration) error {
+	s.countRefusal(c.Request().Context(), appID, op, likeness.FioTooManyRequests)
 	c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())))
 	return withFio(likeness.Errorf(likeness.ERATELIMIT, "Too many sessions; try again shortly."), likeness.FioTooManyRequests)
+}
+
+// padCooldown refuses (and counts) a session from an address cooling down
+// after failed liveness checks (padlimit.go); nil when it may go on.
+func (s *Server) padCooldown(ctx context.Context, appID, op string, ip netip.Addr) error {
+	blocked, err := s.padLim.blocked(ctx, appID, ip)
+	if err != nil {
+		return err
+	}
+	if blocked {
+		s.countRefusal(ctx, appID, op, likeness.FioTooManyRequests)
+		return errPADCooldown
+	}
+	return nil
 }
 
 // handleWidgetCheck lets the widget learn, before opening its socket, whether
@@ -217,16 +234,13 @@ func (s *Server) handleWidgetCheck(c echo.Context) error {
 	}
 	// The widget opens no socket after a refused check: a refusal here is
 	// counted here, once.
+	ip := s.cfg.Network.ClientIP(c.Request())
 	servable, retry := s.capacity.sessions()
-	if !s.slots.free(app.ID, s.cfg.Network.ClientIP(c.Request()), servable) {
-		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
-		return s.errBusy(c, retry)
+	if !s.slots.free(app.ID, ip, servable) {
+		return s.refuseBusy(c, app.ID, op, retry)
 	}
-	if blocked, err := s.padLim.blocked(c.Request().Context(), app.ID, s.cfg.Network.ClientIP(c.Request())); err != nil {
+	if err := s.padCooldown(c.Request().Context(), app.ID, op, ip); err != nil {
 		return err
-	} else if blocked {
-		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
-		return errPADCooldown
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"ok": true})
 }
@@ -245,11 +259,8 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 		return err
 	}
 	ip := s.cfg.Network.ClientIP(c.Request())
-	if blocked, err := s.padLim.blocked(c.Request().Context(), app.ID, ip); err != nil {
+	if err := s.padCooldown(c.Request().Context(), app.ID, op, ip); err != nil {
 		return err
-	} else if blocked {
-		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
-		return errPADCooldown
 	}
 	if !s.sessLim.allow(app.ID, ip, st) {
 		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
@@ -258,8 +269,7 @@ func (s *Server) handleWidgetWS(c echo.Context) error {
 	servable, retry := s.capacity.sessions()
 	release, ok := s.slots.take(app.ID, ip, servable)
 	if !ok {
-		s.countRefusal(c.Request().Context(), app.ID, op, likeness.FioTooManyRequests)
-		return s.errBusy(c, retry)
+		return s.refuseBusy(c, app.ID, op, retry)
 	}
 	up := websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
