@@ -241,13 +241,18 @@ func (db *DB) Audit(ctx context.Context, e likeness.AuditEntry) error {
 // AuditEntries returns an organization's entries after seq afterSeq, oldest
 // first, at most limit.
 func (db *DB) AuditEntries(ctx context.Context, orgID string, afterSeq int64, limit int) ([]likeness.AuditEntry, error) {
+	return db.auditRows(ctx, nil, `WHERE org_id = ? AND seq > ? ORDER BY seq LIMIT ?`, orgID, afterSeq, limit)
+}
+
+// auditRows appends to out the audit entries the clause (WHERE … ORDER BY
+// … LIMIT …) selects.
+func (db *DB) auditRows(ctx context.Context, out []likeness.AuditEntry, clause string, args ...any) ([]likeness.AuditEntry, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT org_id, seq, at, actor, action, app_id, target, details, prev_hash, hash
-		FROM audit_events WHERE org_id = ? AND seq > ? ORDER BY seq LIMIT ?`, orgID, afterSeq, limit)
+		FROM audit_events `+clause, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: audit entries: %w", err)
 	}
 	defer rows.Close()
-	var out []likeness.AuditEntry
 	for rows.Next() {
 		var e likeness.AuditEntry
 		var at int64
@@ -273,7 +278,7 @@ func (db *DB) AuditSearch(ctx context.Context, orgID string, f likeness.AuditFil
 	if f.Limit < 1 || f.Limit > maxAuditSearch {
 		return nil, likeness.Errorf(likeness.EINVALID, "limit must be 1 to %d.", maxAuditSearch)
 	}
-	q := `SELECT org_id, seq, at, actor, action, app_id, target, details, prev_hash, hash FROM audit_events WHERE org_id = ?`
+	q := `WHERE org_id = ?`
 	args := []any{orgID}
 	if f.Action != "" {
 		q += ` AND action = ?`
@@ -300,23 +305,7 @@ func (db *DB) AuditSearch(ctx context.Context, orgID string, f likeness.AuditFil
 	}
 	q += ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, f.Limit)
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: audit search: %w", err)
-	}
-	defer rows.Close()
-	out := []likeness.AuditEntry{}
-	for rows.Next() {
-		var e likeness.AuditEntry
-		var at int64
-		var details string
-		if err := rows.Scan(&e.OrgID, &e.Seq, &at, &e.Actor, &e.Action, &e.AppID, &e.Target, &details, &e.PrevHash, &e.Hash); err != nil {
-			return nil, fmt.Errorf("sqlite: audit search: %w", err)
-		}
-		e.At, e.Details = fromMS(at), json.RawMessage(details)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return db.auditRows(ctx, []likeness.AuditEntry{}, q, args...)
 }
 
 // AuditActions returns the actions an organization's trail holds, sorted.
