@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 )
@@ -187,28 +186,9 @@ func (db *DB) addFaces(ctx context.Context, appID, col string, ids []string) err
 	if err != nil {
 		return err
 	}
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, appID)
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT facial_id, template_sealed FROM faces WHERE app_id = ? AND facial_id IN (?`+
-		strings.Repeat(",?", len(ids)-1)+`)`, args...)
+	b, err := db.sealedTemplates(ctx, appID, ids)
 	if err != nil {
-		return fmt.Errorf("postgres: vector feed: %w", err)
-	}
-	var b []sealedTemplate
-	for rows.Next() {
-		var t sealedTemplate
-		if err := rows.Scan(&t.id, &t.sealed); err != nil {
-			rows.Close()
-			return fmt.Errorf("postgres: vector feed: %w", err)
-		}
-		b = append(b, t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("postgres: vector feed: %w", err)
+		return err
 	}
 	return db.addSealed(ctx, appID, col, ak.key, b)
 }

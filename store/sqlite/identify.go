@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/likeness/likeness"
 	"github.com/likeness/likeness/crypt"
@@ -89,41 +88,25 @@ func (db *DB) similarities(ctx context.Context, appID string, ak appKey, facialI
 	if len(facialIDs) == 0 {
 		return []likeness.Match{}, nil
 	}
-	args := []any{appID}
-	for _, id := range facialIDs {
-		args = append(args, id)
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT facial_id, template_sealed FROM faces
-		WHERE app_id = ? AND facial_id IN (?`+strings.Repeat(",?", len(facialIDs)-1)+`)`, args...)
+	sealed, err := db.sealedTemplates(ctx, appID, facialIDs)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: compare: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	out := []likeness.Match{}
-	for rows.Next() {
-		var (
-			id     string
-			sealed []byte
-		)
-		if err := rows.Scan(&id, &sealed); err != nil {
-			return nil, fmt.Errorf("sqlite: compare: %w", err)
-		}
-		plain, err := crypt.Open(ak.key, sealed, templateAAD(appID, id))
+	for _, st := range sealed {
+		plain, err := crypt.Open(ak.key, st.sealed, templateAAD(appID, st.id))
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: compare %s: %w", id, err)
+			return nil, fmt.Errorf("sqlite: compare %s: %w", st.id, err)
 		}
 		t, err := decodeTemplate(plain)
 		clear(plain)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: compare %s: %w", id, err)
+			return nil, fmt.Errorf("sqlite: compare %s: %w", st.id, err)
 		}
 		if len(t) == len(q) {
-			out = append(out, likeness.Match{FacialID: id, Similarity: cosine(q, t)})
+			out = append(out, likeness.Match{FacialID: st.id, Similarity: cosine(q, t)})
 		}
 		clear(t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: compare: %w", err)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Similarity > out[j].Similarity })
 	return out, nil

@@ -13,6 +13,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -416,6 +417,34 @@ func decodeInto(buf []float32, b []byte) ([]float32, error) {
 type sealedTemplate struct {
 	id     string
 	sealed []byte
+}
+
+// sealedTemplates reads the sealed templates of the named faces of the
+// application that exist (none for an empty list).
+func (db *DB) sealedTemplates(ctx context.Context, appID string, facialIDs []string) ([]sealedTemplate, error) {
+	if len(facialIDs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(facialIDs)+1)
+	args = append(args, appID)
+	for _, id := range facialIDs {
+		args = append(args, id)
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT facial_id, template_sealed FROM faces WHERE app_id = ? AND facial_id IN (?`+
+		strings.Repeat(",?", len(facialIDs)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: templates: %w", err)
+	}
+	defer rows.Close()
+	var out []sealedTemplate
+	for rows.Next() {
+		var t sealedTemplate
+		if err := rows.Scan(&t.id, &t.sealed); err != nil {
+			return nil, fmt.Errorf("sqlite: templates: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
 }
 
 // loadTemplates decrypts the application's templates and adds them to the
