@@ -22,6 +22,9 @@ const (
 	SpeciesNoise       = "still-noise"       // Gaussian noise σ 6 per channel (and 1–3 px shift)
 	SpeciesFlicker     = "still-flicker"     // brightness ×0.8–1.2, +−15 (and 1–3 px shift)
 	SpeciesCombined    = "still-combined"    // all of the above at once
+	// SpeciesInterleaved is a still-shift stream with one frame in three
+	// from a live clip of another person (RunPAD; pad.SameFace).
+	SpeciesInterleaved = "interleaved still + another live face"
 )
 
 // StillSpecies are the generated still-image species, in report order.

@@ -182,6 +182,7 @@ func RunPAD(ctx context.Context, eng *engine.Engine, dir string, gate FrameGate)
 	}
 	seenID := map[string]bool{}
 	var clips []string
+	var liveClips [][]analysed // each live clip's frames, for SpeciesInterleaved
 	for _, row := range labels.rows {
 		path := row["path"]
 		if row["kind"] == "live" && (strings.HasPrefix(path, "pad/") || strings.HasPrefix(path, "verify/")) &&
@@ -291,6 +292,7 @@ func RunPAD(ctx context.Context, eng *engine.Engine, dir string, gate FrameGate)
 			}
 		}
 		if !spoof && len(all) > 0 {
+			liveClips = append(liveClips, an)
 			if img, err := decodeBytes(all[len(all)/2]); err == nil {
 				stills = append(stills, struct {
 					src string
@@ -317,6 +319,19 @@ func RunPAD(ctx context.Context, eng *engine.Engine, dir string, gate FrameGate)
 				s.Source, s.Species, s.Level = st.src, sp, levelName(strict)
 				count(sp, s.Level, s.Outcome == OutcomeAccepted)
 				r.Sessions = append(r.Sessions, s)
+			}
+			if sp != SpeciesShift {
+				continue
+			}
+			// The still interleaved with a live camera of someone else.
+			if other := otherFace(an, liveClips, i); other != nil {
+				mixed := interleave(an, other, interleaveEvery)
+				for _, strict := range []bool{false, true} {
+					s := simulate(mixed, 0, strict, nil)
+					s.Source, s.Species, s.Level = st.src, SpeciesInterleaved, levelName(strict)
+					count(s.Species, s.Level, s.Outcome == OutcomeAccepted)
+					r.Sessions = append(r.Sessions, s)
+				}
 			}
 		}
 	}
@@ -359,6 +374,7 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 	}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var frames []pad.Frame
+	usable := 0 // usable frames seen, for pad.Scored
 	var ch *pad.Challenge
 	var ev pad.Evidence // when liveness was first decided
 	end := func(outcome, signal string, prompted bool) PADSession {
@@ -389,7 +405,9 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 		if !a.usable {
 			continue
 		}
-		frames = append(frames, pad.Frame{Landmarks: f.Landmarks, At: at, Liveness: f.Liveness, Embedding: f.Embedding})
+		frames = append(frames, pad.Frame{Landmarks: f.Landmarks, At: at, Liveness: f.Liveness,
+			Unscored: !pad.Scored(usable), Embedding: f.Embedding})
+		usable++
 		if len(frames) > pad.MaxFrames {
 			frames = frames[1:]
 		}
@@ -524,4 +542,49 @@ func frameFace(ctx context.Context, eng *engine.Engine, src image.Image) (image.
 		}
 	}
 	return dst, nil
+}
+
+// interleaveEvery is how often a frame of the other face comes in an
+// interleaved attack: one frame in three (enough motion for the geometry,
+// while most frames carry the still's identity).
+const interleaveEvery = 3
+
+// otherFace returns the frames of a live clip (trying them from the k-th)
+// whose face is not the still's, or nil: the embeddings of their first
+// one-face frames do not match.
+func otherFace(still []analysed, clips [][]analysed, k int) []analysed {
+	first := func(an []analysed) *engine.Face {
+		for i := range an {
+			if an[i].ok {
+				return &an[i].face
+			}
+		}
+		return nil
+	}
+	s := first(still)
+	if s == nil {
+		return nil
+	}
+	for j := range clips {
+		c := clips[(k+j)%len(clips)]
+		if f := first(c); f != nil && !engine.Matches(engine.Similarity(s.Embedding, f.Embedding)) {
+			return c
+		}
+	}
+	return nil
+}
+
+// interleave is an attack stream: every n-th frame from other (a live
+// camera of someone else), the rest from still, looping both over the
+// length a session may need.
+func interleave(still, other []analysed, n int) []analysed {
+	out := make([]analysed, 0, 4*len(still))
+	for k := range cap(out) {
+		if k%n == 0 {
+			out = append(out, other[k%len(other)])
+		} else {
+			out = append(out, still[k%len(still)])
+		}
+	}
+	return out
 }

@@ -82,6 +82,24 @@ func TestSimulate(t *testing.T) {
 	if s := simulate(moving, 0, true, []string{pad.PromptTurnLeft}); s.Outcome != OutcomeRefused {
 		t.Errorf("strict, never turning: %+v, want refused", s)
 	}
+	// A still interleaved with someone else's moving head: refused as two
+	// faces, at both levels; otherFace finds the other face, not the same.
+	other := make([]analysed, len(moving))
+	for i, a := range moving {
+		a.face.Embedding = []float32{0, 0, 1, 0}
+		other[i] = a
+	}
+	if got := otherFace(still, [][]analysed{moving, other}, 0); len(got) == 0 || &got[0] != &other[0] {
+		t.Error("otherFace did not pick the clip of another face")
+	}
+	if got := otherFace(still, [][]analysed{moving}, 0); got != nil {
+		t.Error("otherFace picked a clip of the same face")
+	}
+	for _, strict := range []bool{false, true} {
+		if s := simulate(interleave(still, other, interleaveEvery), 0, strict, nil); s.Outcome != OutcomeRefused || s.Signal != pad.ReasonMixed {
+			t.Errorf("interleaved (strict %v): %+v, want refused as mixed", strict, s)
+		}
+	}
 }
 
 // TestRunPADBadInput: unreadable images and clips are reported as errors,

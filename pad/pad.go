@@ -12,8 +12,22 @@ type Frame struct {
 	Landmarks engine.Landmarks
 	At        time.Time // when the server received the frame (its injected clock)
 	Liveness  float32   // the passive model's probability of live
+	// Unscored says the passive model did not run on this frame (Scored):
+	// Liveness is then meaningless and Decide leaves the frame out of its
+	// vote. Every other measure uses every frame.
+	Unscored  bool
 	Embedding []float32 // the face embedding (unit length)
 }
+
+// Scored reports whether the passive liveness model runs on a session's
+// usable frame number n (from 0): every other one. Detection, landmarks
+// and the embedding run on every usable frame — the geometry needs every
+// frame, and so does the same-face rule (SameFace: a frame whose face was
+// not compared could be anyone's). The passive model's vote only needs a
+// sample of the frames, all of one face: half of them halves its cost (a
+// quarter of a frame's model time) without letting a sender choose what
+// it sees, since every frame of the session is the same face.
+func Scored(n int) bool { return n%2 == 0 }
 
 // The numbers of the decision. How each was chosen is stated with it and in
 // docs/engine.md ("flat things move as one plane"); they were measured with

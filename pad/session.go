@@ -24,26 +24,56 @@ const (
 const (
 	ReasonPassive = "passive" // the single-image model refuses most frames
 	ReasonStatic  = "static"  // the frames are copies of one image
+	ReasonMixed   = "mixed"   // the frames show different faces
 )
 
-// Decide is the liveness decision over a session's frames: the passive
-// model's median and a two-thirds vote (ReasonPassive), identical frames
-// (ReasonStatic), then Judge on the frames' motion and timing.
+// SameFace reports whether every pair of frames shows the same face
+// (engine.Matches on their embeddings). A stream that interleaves frames of
+// two faces — a still of one person with a live camera of another, the
+// live frames bringing motion and texture, the still the identity — is
+// refused by it: the session's template, the mean of every frame, would
+// otherwise lie between the two and match the still's person. Every pair,
+// not each frame against the mean, because the mean of such a mix is
+// close to both.
+func SameFace(frames []Frame) bool {
+	for i := range frames {
+		for j := i + 1; j < len(frames); j++ {
+			if !engine.Matches(engine.Similarity(frames[i].Embedding, frames[j].Embedding)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Decide is the liveness decision over a session's frames: frames of
+// different faces (ReasonMixed), the passive model's median and a
+// two-thirds vote over the scored frames (ReasonPassive), identical frames (ReasonStatic), then
+// Judge on the frames' motion and timing.
 func Decide(frames []Frame, maxFPS int) (Verdict, string) {
 	n := len(frames)
 	if n == 0 {
 		return Inconclusive, ""
 	}
-	scores := make([]float64, n)
+	if !SameFace(frames) {
+		return Attack, ReasonMixed
+	}
+	scores := make([]float64, 0, n)
 	votes := 0
-	for i, f := range frames {
-		scores[i] = float64(f.Liveness)
+	for _, f := range frames {
+		if f.Unscored {
+			continue
+		}
+		scores = append(scores, float64(f.Liveness))
 		if engine.IsLive(f.Liveness) {
 			votes++
 		}
 	}
+	if len(scores) == 0 {
+		return Inconclusive, ""
+	}
 	sort.Float64s(scores)
-	if scores[n/2] < float64(engine.LivenessThreshold) || votes*3 < n*2 {
+	if scores[len(scores)/2] < float64(engine.LivenessThreshold) || votes*3 < len(scores)*2 {
 		return Attack, ReasonPassive
 	}
 	if n < 2 {

@@ -45,6 +45,34 @@ func TestNext(t *testing.T) {
 	for i := range copies {
 		copies[i].Embedding = copies[0].Embedding
 	}
+	// Another face interleaved with the moving one: one frame in every k
+	// has an embedding orthogonal to the others.
+	mixed := func(k int) []Frame {
+		fr := mk(31, 100*time.Millisecond, 1, moving)
+		for i := range fr {
+			if i%k == 0 {
+				v := make([]float32, 8)
+				v[7] = 1
+				fr[i].Embedding = v
+			}
+		}
+		return fr
+	}
+	// The passive model on every other frame (Scored): the others' scores
+	// are not looked at, whatever they hold.
+	sampled := func(scored, unscored float32) []Frame {
+		fr := mk(11, 100*time.Millisecond, scored, moving)
+		for i := range fr {
+			if !Scored(i) {
+				fr[i].Unscored, fr[i].Liveness = true, unscored
+			}
+		}
+		return fr
+	}
+	unscored := mk(11, 100*time.Millisecond, 1, moving)
+	for i := range unscored {
+		unscored[i].Unscored = true
+	}
 	for _, tc := range []struct {
 		name   string
 		fr     []Frame
@@ -58,6 +86,13 @@ func TestNext(t *testing.T) {
 		{"live head, strict", mk(11, 100*time.Millisecond, 1, moving), true, Prompt, ""},
 		{"passive model refuses", mk(11, 100*time.Millisecond, 0.2, moving), false, Refuse, ReasonPassive},
 		{"identical frames", copies, false, Refuse, ReasonStatic},
+		{"passive on every other frame", sampled(1, 0), false, Accept, ""},
+		{"passive refuses the scored frames", sampled(0.2, 1), false, Refuse, ReasonPassive},
+		{"no frame scored", unscored, false, Collect, ""},
+		{"two faces, one in two", mixed(2), false, Refuse, ReasonMixed},
+		{"two faces, one in three", mixed(3), false, Refuse, ReasonMixed},
+		{"two faces, one in ten", mixed(10), false, Refuse, ReasonMixed},
+		{"two faces, strict", mixed(3), true, Refuse, ReasonMixed},
 		{"burst", mk(30, 40*time.Millisecond, 1, moving), false, Refuse, ReasonBurst},
 		{"planar for 1 s: wait for motion", mk(11, 100*time.Millisecond, 1, print), false, Collect, ""},
 		{"planar for 2 s: still waiting", mk(21, 100*time.Millisecond, 1, print), false, Collect, ""},

@@ -102,8 +102,8 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	}
 	ss.manyFacesSince = time.Time{}
 	if ss.phase == phaseChallenge {
-		// The eyes for a blink; the embedding where the same-face check
-		// compares it (a near-frontal head).
+		// The eyes for a blink; the embedding for the same-face check,
+		// unless the frame is turned too far to be looked at.
 		want := engine.WantEyes
 		if sameFaceComparable(f) {
 			want |= engine.WantEmbedding
@@ -116,8 +116,14 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	if hint := qualityHint(f, img); hint != "" {
 		return ss.guideMsg(hint), false, nil
 	}
-	// A usable frame: pad.Next and the template use every one of them.
-	want := engine.WantEmbedding | engine.WantLiveness
+	// A usable frame: pad.Next and the template use every one of them;
+	// the passive model runs on pad.Scored ones.
+	want := engine.WantEmbedding
+	scored := pad.Scored(ss.usable)
+	ss.usable++
+	if scored {
+		want |= engine.WantLiveness
+	}
 	if ss.op == opEnroll {
 		want |= engine.WantAge
 	}
@@ -128,7 +134,7 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 		ss.firstGood = ss.s.cfg.Now()
 	}
 	ss.good = append(ss.good, goodFrame{
-		embedding: f.Embedding, liveness: f.Liveness, landmarks: f.Landmarks, age: f.AgeFrame(),
+		embedding: f.Embedding, liveness: f.Liveness, scored: scored, landmarks: f.Landmarks, age: f.AgeFrame(),
 		yaw: f.Quality.Yaw, at: ss.frameAt,
 	})
 	if len(ss.good) > pad.MaxFrames { // the newest frames are the evidence
@@ -210,13 +216,8 @@ func (ss *session) conclude(ctx context.Context) (map[string]any, bool, *failure
 }
 
 func (ss *session) concludeEnroll(ctx context.Context) (map[string]any, bool, *failure) {
-	for i := range ss.good {
-		for j := i + 1; j < len(ss.good); j++ {
-			if !engine.Matches(engine.Similarity(ss.good[i].embedding, ss.good[j].embedding)) {
-				return nil, false, fail(likeness.FioFaceMismatch, "The frames show different faces.", nil)
-			}
-		}
-	}
+	// Every pair of frames shows one face: pad.Decide refused the session
+	// otherwise (pad.ReasonMixed) before liveness was established.
 	if ss.set.PreventMinors && engine.DecideAge(ageFrames(ss.good), ss.set.MinimumAge).Verdict != engine.AgeAdult {
 		return nil, false, fail(likeness.FioMinorsNotAllowed, "Enrollment is limited to adults.", nil)
 	}
@@ -391,7 +392,7 @@ func judgeLiveness(frames []goodFrame, maxFPS int) (pad.Verdict, string) {
 func padFrames(frames []goodFrame) []pad.Frame {
 	out := make([]pad.Frame, len(frames))
 	for i, g := range frames {
-		out[i] = pad.Frame{Landmarks: g.landmarks, At: g.at, Liveness: g.liveness, Embedding: g.embedding}
+		out[i] = pad.Frame{Landmarks: g.landmarks, At: g.at, Liveness: g.liveness, Unscored: !g.scored, Embedding: g.embedding}
 	}
 	return out
 }

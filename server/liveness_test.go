@@ -17,7 +17,7 @@ import (
 )
 
 // goodFrames runs the engine over frames as a session would and keeps the
-// usable ones.
+// usable ones, scored by the passive model as the session does (pad.Scored).
 func goodFrames(t *testing.T, frames [][]byte) []goodFrame {
 	t.Helper()
 	e := testEngine(t)
@@ -33,7 +33,7 @@ func goodFrames(t *testing.T, frames [][]byte) []goodFrame {
 			continue
 		}
 		out = append(out, goodFrame{embedding: faces[0].Embedding, liveness: faces[0].Liveness,
-			landmarks: faces[0].Landmarks,
+			scored: pad.Scored(len(out)), landmarks: faces[0].Landmarks,
 			yaw:       faces[0].Quality.Yaw, at: t0.Add(time.Duration(i) * 100 * time.Millisecond)}) // 10 fps
 	}
 	return out

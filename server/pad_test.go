@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"image/jpeg"
 	"net/http"
 	"net/netip"
@@ -314,6 +315,100 @@ func TestStillSittersOverWebSocket(t *testing.T) {
 			}
 			if m["type"] != "result" || m["facialId"] == nil {
 				t.Fatalf("a live person sitting still: %v", m)
+			}
+		})
+	}
+}
+
+// TestInterleavedFacesOverWebSocket: a program interleaves a still photo of
+// an enrolled person with a live webcam stream of someone else (the live
+// frames bring motion and a live texture, the still brings the identity).
+// Whatever the mix, no token is issued for the enrolled person.
+func TestInterleavedFacesOverWebSocket(t *testing.T) {
+	h := newHarness(t, Limits{})
+	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
+	c, _, err := h.dial(opEnroll, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.begin(opEnroll, map[string]any{"user": "lmm"})
+	if res := c.stream(live); res["type"] != "result" {
+		t.Fatalf("live enrollment: %v", res)
+	}
+	still, err := jpeg.Decode(bytes.NewReader(live[len(live)/2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stills := eval.StillAttack(still, eval.SpeciesShift, 40, 7)
+	other := nuaaClip(t, strangerClip)
+	for _, every := range []int{2, 3, 4} { // one live frame in every 2, 3, 4
+		t.Run(fmt.Sprintf("one_in_%d", every), func(t *testing.T) {
+			h.clock.Advance(padCooldown + time.Second)
+			var mixed [][]byte
+			for i := range 60 {
+				if i%every == 0 {
+					mixed = append(mixed, other[i%len(other)])
+				} else {
+					mixed = append(mixed, stills[i%len(stills)])
+				}
+			}
+			a, _, err := h.dial(opAuthenticate, testOrigin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.t = t
+			a.begin(opAuthenticate, nil)
+			m := streamAttack(h, a, mixed)
+			wantError(t, m, likeness.FioFaceMismatch)
+			if m["token"] != nil || m["facialId"] != nil {
+				t.Fatalf("an interleaved stream got a result: %v", m)
+			}
+		})
+	}
+}
+
+// TestChallengeByAnotherFace: a program streams a still of an enrolled
+// person until it is asked to turn, then answers each prompt with the head
+// of someone else turned that way (turned by more than 25°: a turned
+// head's embedding used to be left out of the same-face check). The turn
+// is three-dimensional, but it is not the person whose face was checked:
+// refused with FACE_MISMATCH, never a token.
+func TestChallengeByAnotherFace(t *testing.T) {
+	h := newHarness(t, Limits{})
+	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
+	c, _, err := h.dial(opEnroll, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.begin(opEnroll, map[string]any{"user": "lmm"})
+	if res := c.stream(live); res["type"] != "result" {
+		t.Fatalf("live enrollment: %v", res)
+	}
+	still, err := jpeg.Decode(bytes.NewReader(live[len(live)/2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, right := turnedFramesOf(t, nuaaFrames(t, strangerClip), -26)
+	for _, level := range []string{likeness.LivenessStandard, likeness.LivenessStrict} {
+		t.Run(level, func(t *testing.T) {
+			h.setPolicy(map[string]any{"liveness": level})
+			h.clock.Advance(padCooldown + time.Second)
+			a, _, err := h.dial(opAuthenticate, testOrigin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.t = t
+			a.begin(opAuthenticate, nil)
+			m := a.follow(eval.StillAttack(still, eval.SpeciesShift, 40, 3), left, right)
+			if m["token"] != nil || m["facialId"] != nil {
+				t.Fatalf("another face answered the prompts and got a result: %v", m)
+			}
+			// Strict may refuse earlier (a still cannot blink); standard
+			// reaches the turn and must see the other face.
+			if level == likeness.LivenessStandard {
+				wantError(t, m, likeness.FioFaceMismatch)
+			} else if m["type"] != "error" {
+				t.Fatalf("not refused: %v", m)
 			}
 		})
 	}

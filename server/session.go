@@ -47,6 +47,7 @@ type session struct {
 	clientIP  netip.Addr // for the failed-liveness limit
 
 	good           []goodFrame
+	usable         int       // usable frames seen, for pad.Scored
 	template       []float32 // mean of the good frames' embeddings
 	manyFacesSince time.Time // since when faces of comparable size are in view
 	frameCount     int
@@ -70,7 +71,8 @@ type session struct {
 // this session, never logged or stored.
 type goodFrame struct {
 	embedding []float32
-	liveness  float32
+	liveness  float32 // when scored (pad.Scored)
+	scored    bool
 	landmarks engine.Landmarks
 	age       engine.AgeFrame
 	yaw       float32
