@@ -114,7 +114,7 @@ type PADReport struct {
 
 // analysed is what the simulation keeps of one frame.
 type analysed struct {
-	ok     bool // exactly one face
+	ok     bool // one subject face (engine.Subject)
 	usable bool // and it passes the frame gate
 	face   engine.Face
 }
@@ -156,8 +156,10 @@ func RunPAD(ctx context.Context, eng *engine.Engine, dir string, gate FrameGate)
 			if err != nil {
 				return nil, err
 			}
-			if len(faces) == 1 {
-				out[i] = analysed{ok: true, usable: gate == nil || gate(&faces[0], img), face: faces[0]}
+			// The session's own subject rule: one face, or one face with
+			// only much smaller background faces (engine.Subject).
+			if f, err := engine.Subject(faces); err == nil {
+				out[i] = analysed{ok: true, usable: gate == nil || gate(f, img), face: *f}
 			}
 		}
 		return out, nil

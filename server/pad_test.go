@@ -341,7 +341,7 @@ func TestInterleavedFacesOverWebSocket(t *testing.T) {
 	}
 	stills := eval.StillAttack(still, eval.SpeciesShift, 40, 7)
 	other := nuaaClip(t, strangerClip)
-	for _, every := range []int{2, 3, 4} { // one live frame in every 2, 3, 4
+	for _, every := range []int{2, 3, 4, 10} { // one live frame in every 2, 3, 4, 10
 		t.Run(fmt.Sprintf("one_in_%d", every), func(t *testing.T) {
 			h.clock.Advance(padCooldown + time.Second)
 			var mixed [][]byte
