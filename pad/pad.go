@@ -13,6 +13,9 @@ type Frame struct {
 	At        time.Time // when the server received the frame (its injected clock)
 	Liveness  float32   // the passive model's probability of live
 	Embedding []float32 // the face embedding (unit length)
+	// Patch is the face's texture (engine.FacePatch of the frame and the
+	// face's box), for TextureParallax; the zero Patch is none.
+	Patch engine.Patch
 }
 
 // The numbers of the decision. How each was chosen is stated with it and in

@@ -1,0 +1,513 @@
+package pad
+
+import (
+	"math"
+
+	"github.com/likeness/likeness/engine"
+)
+
+// Texture parallax: Parallax measured from the face's texture instead of
+// its landmarks. The landmark model places the nose and the eye and mouth
+// corners with a jitter of about a pixel from frame to frame, which hides
+// the sway of a person sitting very still; aligning the skin's texture
+// itself reaches a few hundredths of a pixel. Each frame's patch
+// (engine.FacePatch) is aligned onto the first frame's by one homography —
+// the motion of a plane — fitted to the pixels around the nose but off it
+// (eyes, cheeks, lower forehead, upper lip and mouth); what is left is how
+// the nose's own pixels moved against that plane. A print, a screen or a
+// streamed still moves as one plane: what is left is the alignment's noise.
+// A live head's nose stands in front of that surface and moves against it.
+const (
+	// texturePlaneIOD is the radius, in eye distances from the nose tip,
+	// of the pixels that set the plane: near enough that a bent print (a
+	// cylinder) curves little across it, far enough to hold the eyes and
+	// the mouth.
+	texturePlaneIOD = 1.1
+	// textureNoseGapIOD keeps the plane's pixels this far from the nose
+	// (the cheeks next to it stand part way out).
+	textureNoseGapIOD = 0.25
+	// textureNoseIOD grows the nose's outline (tip, nostrils, bridge below
+	// the eyes) by this much for the nose's own pixels.
+	textureNoseIOD = 0.08
+	// textureIters bounds the Gauss-Newton steps of each alignment at each
+	// pyramid level.
+	textureIters = 12
+	// textureMinPlane and textureMinNose are the least numbers of pixels
+	// (at full patch resolution) the plane and the nose need.
+	textureMinPlane = 400
+	textureMinNose  = 40
+)
+
+// texNose is the outline of the lower nose, in order around it: bridge
+// below the eyes, right ala, nostrils, left ala.
+var texNose = [...]int{29, 35, 34, 33, 32, 31}
+
+// texFace is the outline of the face: jaw, then the brows back.
+var texFace = [...]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17}
+
+// TextureParallax is how far the nose's texture moves against the plane of
+// the face's texture around it over frames (in receive order): each frame's
+// patch is aligned onto the first frame's by a robust homography fitted to
+// the pixels within texturePlaneIOD of the nose tip but off the nose
+// (initialised from the landmarks' similarity motion, coarse to fine, with
+// a brightness gain and offset), then the nose pixels' remaining shift is
+// found the same way; the shift is taken in the first frame's eye
+// distances, and the result is, like Parallax, the length of the vector of
+// the 10–90 % ranges of its two coordinates after averaging parallaxSmooth
+// consecutive frames. Fewer than parallaxSmooth frames with a patch that
+// can be aligned, a missing patch on the first frame, or degenerate
+// landmarks give 0: no evidence.
+func TextureParallax(frames []Frame) float64 {
+	if len(frames) < parallaxSmooth || !frames[0].Patch.Valid() {
+		return 0
+	}
+	ref := &frames[0]
+	iod := interOcular(&ref.Landmarks)
+	s0 := float64(ref.Patch.Scale)
+	tpl := newTemplate(&ref.Patch, &ref.Landmarks, iod/s0)
+	if tpl == nil {
+		return 0
+	}
+	xs, ys := []float64{0}, []float64{0}
+	for i := 1; i < len(frames); i++ {
+		f := &frames[i]
+		if !f.Patch.Valid() {
+			continue
+		}
+		h, ok := initialHomography(ref, f)
+		if !ok {
+			continue
+		}
+		t, ok := tpl.noseShift(newPyramid2(&f.Patch), h)
+		if !ok {
+			continue
+		}
+		xs = append(xs, t[0]*s0/iod)
+		ys = append(ys, t[1]*s0/iod)
+	}
+	if len(xs) < parallaxSmooth {
+		return 0
+	}
+	return math.Hypot(smoothedRange(xs), smoothedRange(ys))
+}
+
+// fimage is a float grayscale image.
+type fimage struct {
+	w, h int
+	v    []float32
+}
+
+// at samples im bilinearly at (x, y); false outside its pixel centres.
+func (im *fimage) at(x, y float64) (float64, bool) {
+	if !(x >= 0 && y >= 0 && x <= float64(im.w-1) && y <= float64(im.h-1)) {
+		return 0, false
+	}
+	ix, iy := min(int(x), im.w-2), min(int(y), im.h-2)
+	fx, fy := x-float64(ix), y-float64(iy)
+	o := iy*im.w + ix
+	a, b := float64(im.v[o]), float64(im.v[o+1])
+	c, d := float64(im.v[o+im.w]), float64(im.v[o+im.w+1])
+	return (a+(b-a)*fx)*(1-fy) + (c+(d-c)*fx)*fy, true
+}
+
+// half averages 2×2 blocks: pixel k of the result is centred on 2k+0.5.
+func (im *fimage) half() fimage {
+	w, h := im.w/2, im.h/2
+	out := fimage{w, h, make([]float32, w*h)}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			o := 2*y*im.w + 2*x
+			out.v[y*w+x] = (im.v[o] + im.v[o+1] + im.v[o+im.w] + im.v[o+im.w+1]) / 4
+		}
+	}
+	return out
+}
+
+// pyramid2 is a patch smoothed (Gaussian, σ 1 pixel, against sensor and
+// JPEG noise) and its half-resolution level.
+type pyramid2 [2]fimage
+
+func newPyramid2(p *engine.Patch) *pyramid2 {
+	const n = engine.PatchSize
+	k := [5]float32{1.0 / 16, 4.0 / 16, 6.0 / 16, 4.0 / 16, 1.0 / 16}
+	tmp := make([]float32, n*n)
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			var s float32
+			for d := -2; d <= 2; d++ {
+				s += k[d+2] * float32(p.Pix[y*n+min(max(x+d, 0), n-1)])
+			}
+			tmp[y*n+x] = s
+		}
+	}
+	l0 := fimage{n, n, make([]float32, n*n)}
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			var s float32
+			for d := -2; d <= 2; d++ {
+				s += k[d+2] * tmp[min(max(y+d, 0), n-1)*n+x]
+			}
+			l0.v[y*n+x] = s
+		}
+	}
+	return &pyramid2{l0, l0.half()}
+}
+
+// tpix is one template pixel: its position, value and gradient.
+type tpix struct{ x, y, v, gx, gy float64 }
+
+// template is the first frame's patch, ready for inverse-compositional
+// alignment: the plane's and the nose's pixels at both levels.
+type template struct {
+	plane, nose [2][]tpix
+}
+
+// newTemplate selects the plane's and the nose's pixels of the first
+// frame's patch (landmarks in image coordinates; iodP is the eye distance
+// in patch pixels). It returns nil when either is too small.
+func newTemplate(p *engine.Patch, l *engine.Landmarks, iodP float64) *template {
+	if !(iodP >= 4) {
+		return nil
+	}
+	s, x0, y0 := float64(p.Scale), float64(p.X0), float64(p.Y0)
+	pt := func(k int) [2]float64 {
+		return [2]float64{(float64(l[k].X) - x0) / s, (float64(l[k].Y) - y0) / s}
+	}
+	nose := make([][2]float64, len(texNose))
+	for i, k := range texNose {
+		nose[i] = pt(k)
+	}
+	face := make([][2]float64, len(texFace))
+	for i, k := range texFace {
+		face[i] = pt(k)
+	}
+	tip := pt(30)
+	pyr := newPyramid2(p)
+	t := &template{}
+	for lv := 0; lv < 2; lv++ {
+		im := &pyr[lv]
+		scale := float64(int(1) << lv)
+		for y := 1; y < im.h-1; y++ {
+			for x := 1; x < im.w-1; x++ {
+				// This pixel's centre at full resolution.
+				fx, fy := scale*float64(x)+(scale-1)/2, scale*float64(y)+(scale-1)/2
+				q := [2]float64{fx, fy}
+				dn := polygonDistance(nose, q)
+				var list *[]tpix
+				switch {
+				case dn <= textureNoseIOD*iodP:
+					list = &t.nose[lv]
+				case dn >= textureNoseGapIOD*iodP &&
+					math.Hypot(fx-tip[0], fy-tip[1]) <= texturePlaneIOD*iodP &&
+					polygonDistance(face, q) == 0:
+					list = &t.plane[lv]
+				default:
+					continue
+				}
+				o := y*im.w + x
+				*list = append(*list, tpix{float64(x), float64(y), float64(im.v[o]),
+					float64(im.v[o+1]-im.v[o-1]) / 2, float64(im.v[o+im.w]-im.v[o-im.w]) / 2})
+			}
+		}
+	}
+	if len(t.plane[0]) < textureMinPlane || len(t.nose[0]) < textureMinNose {
+		return nil
+	}
+	return t
+}
+
+// polygonDistance is 0 inside the polygon poly and the distance to its
+// outline outside.
+func polygonDistance(poly [][2]float64, q [2]float64) float64 {
+	inside := false
+	d := math.Inf(1)
+	for i := range poly {
+		a, b := poly[i], poly[(i+1)%len(poly)]
+		if (a[1] > q[1]) != (b[1] > q[1]) &&
+			q[0] < a[0]+(q[1]-a[1])*(b[0]-a[0])/(b[1]-a[1]) {
+			inside = !inside
+		}
+		ex, ey := b[0]-a[0], b[1]-a[1]
+		u := 0.0
+		if l := ex*ex + ey*ey; l > 0 {
+			u = math.Min(1, math.Max(0, ((q[0]-a[0])*ex+(q[1]-a[1])*ey)/l))
+		}
+		d = math.Min(d, math.Hypot(q[0]-a[0]-u*ex, q[1]-a[1]-u*ey))
+	}
+	if inside {
+		return 0
+	}
+	return d
+}
+
+// initialHomography is the landmarks' least-squares similarity motion from
+// the reference frame to f, as a map from the reference's patch pixels to
+// f's.
+func initialHomography(ref, f *Frame) (homography, bool) {
+	a, b := &ref.Landmarks, &f.Landmarks
+	var ax, ay, bx, by float64
+	for k := range a {
+		ax, ay = ax+float64(a[k].X), ay+float64(a[k].Y)
+		bx, by = bx+float64(b[k].X), by+float64(b[k].Y)
+	}
+	n := float64(len(a))
+	ax, ay, bx, by = ax/n, ay/n, bx/n, by/n
+	var sxx, c, s float64
+	for k := range a {
+		x, y := float64(a[k].X)-ax, float64(a[k].Y)-ay
+		u, v := float64(b[k].X)-bx, float64(b[k].Y)-by
+		sxx += x*x + y*y
+		c += x*u + y*v
+		s += x*v - y*u
+	}
+	if !(sxx > 1) {
+		return homography{}, false
+	}
+	c, s = c/sxx, s/sxx // scale·cos, scale·sin
+	sim := [9]float64{c, -s, bx - c*ax + s*ay, s, c, by - s*ax - c*ay, 0, 0, 1}
+	p0, p1 := &ref.Patch, &f.Patch
+	toImage := [9]float64{float64(p0.Scale), 0, float64(p0.X0), 0, float64(p0.Scale), float64(p0.Y0), 0, 0, 1}
+	s1 := float64(p1.Scale)
+	toPatch := [9]float64{1 / s1, 0, -float64(p1.X0) / s1, 0, 1 / s1, -float64(p1.Y0) / s1, 0, 0, 1}
+	return homography(mul3(toPatch, mul3(sim, toImage))), true
+}
+
+// Level changes: a level-1 pixel k is centred on level-0 coordinate 2k+0.5.
+var (
+	down = [9]float64{0.5, 0, -0.25, 0, 0.5, -0.25, 0, 0, 1}
+	up   = [9]float64{2, 0, 0.5, 0, 2, 0.5, 0, 0, 1}
+)
+
+// noseShift aligns the plane of im onto the template, coarse to fine,
+// starting from h (template patch → im patch, full resolution), then finds
+// the nose's remaining shift t, in template patch pixels: the nose pixel x
+// of the template is at h(x + t) in im.
+func (t *template) noseShift(im *pyramid2, h homography) ([2]float64, bool) {
+	hl := homography(mul3(down, mul3(h, up)))
+	var ok bool
+	if hl, ok = alignPlane(t.plane[1], &im[1], hl); !ok {
+		return [2]float64{}, false
+	}
+	h = homography(mul3(up, mul3(hl, down)))
+	if h, ok = alignPlane(t.plane[0], &im[0], h); !ok {
+		return [2]float64{}, false
+	}
+	// The nose at half resolution first (a sway of a few pixels), then at
+	// full resolution.
+	var sh [2]float64
+	hl = homography(mul3(down, mul3(h, up)))
+	if sh, ok = alignShift(t.nose[1], &im[1], hl, sh); !ok {
+		return [2]float64{}, false
+	}
+	return alignShift(t.nose[0], &im[0], h, [2]float64{2 * sh[0], 2 * sh[1]})
+}
+
+// photometric fits the gain and offset taking the warped values iw onto the
+// template's (weighted least squares); it returns 1, 0 when degenerate.
+func photometric(tv, iw, w []float64) (gain, offset float64) {
+	var sw, st, si, sii, sit float64
+	for k := range tv {
+		if w[k] == 0 {
+			continue
+		}
+		sw += w[k]
+		st += w[k] * tv[k]
+		si += w[k] * iw[k]
+		sii += w[k] * iw[k] * iw[k]
+		sit += w[k] * iw[k] * tv[k]
+	}
+	den := sw*sii - si*si
+	if sw == 0 || den <= 1e-9*sw*sw {
+		return 1, 0
+	}
+	gain = (sw*sit - si*st) / den
+	if !(gain > 0.5 && gain < 2) {
+		return 1, (st - si) / sw
+	}
+	return gain, (st - gain*si) / sw
+}
+
+// huber returns robust weights for residuals e: 1 within 1.345 times their
+// scale (1.4826 × the median absolute residual, estimated from the mean
+// absolute residual, at least one grey level), decreasing beyond.
+func huber(e, w []float64, valid []bool) {
+	var sa, n float64
+	for k := range e {
+		if valid[k] {
+			sa += math.Abs(e[k])
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	c := 1.345 * math.Max(1, 1.2533*sa/n)
+	for k := range e {
+		switch {
+		case !valid[k]:
+			w[k] = 0
+		case math.Abs(e[k]) <= c:
+			w[k] = 1
+		default:
+			w[k] = c / math.Abs(e[k])
+		}
+	}
+}
+
+// alignPlane refines h (template → im) by inverse-compositional
+// Gauss-Newton on the plane's pixels: a homography, with a brightness gain
+// and offset and Huber weights. Coordinates are centred and scaled for
+// conditioning.
+func alignPlane(px []tpix, im *fimage, h homography) (homography, bool) {
+	c, k := float64(im.w-1)/2, float64(im.w)/2
+	norm := [9]float64{1 / k, 0, -c / k, 0, 1 / k, -c / k, 0, 0, 1}
+	denorm := [9]float64{k, 0, c, 0, k, c, 0, 0, 1}
+	n := len(px)
+	tv, iw, w, e := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	valid := make([]bool, n)
+	sd := make([][8]float64, n)
+	for i, p := range px {
+		tv[i] = p.v
+		x, y := (p.x-c)/k, (p.y-c)/k
+		gx, gy := p.gx*k, p.gy*k
+		sd[i] = [8]float64{gx * x, gx * y, gx, gy * x, gy * y, gy, -gx*x*x - gy*x*y, -gx*x*y - gy*y*y}
+		w[i] = 1
+	}
+	for it := 0; it < textureIters; it++ {
+		inside := 0
+		for i, p := range px {
+			x, y := h.apply(p.x, p.y)
+			iw[i], valid[i] = im.at(x, y)
+			if valid[i] {
+				inside++
+			} else {
+				w[i] = 0
+			}
+		}
+		if inside < n/2 {
+			return h, false
+		}
+		g, o := photometric(tv, iw, w)
+		for i := range e {
+			e[i] = g*iw[i] + o - tv[i]
+		}
+		huber(e, w, valid)
+		var a [8][8]float64
+		var b [8]float64
+		for i := range px {
+			if w[i] == 0 {
+				continue
+			}
+			s := &sd[i]
+			for r := 0; r < 8; r++ {
+				ws := w[i] * s[r]
+				for q := r; q < 8; q++ {
+					a[r][q] += ws * s[q]
+				}
+				b[r] += ws * e[i]
+			}
+		}
+		for r := 0; r < 8; r++ {
+			for q := 0; q < r; q++ {
+				a[r][q] = a[q][r]
+			}
+		}
+		dp, ok := solve8(a, b)
+		if !ok {
+			return h, false
+		}
+		dh := [9]float64{1 + dp[0], dp[1], dp[2], dp[3], 1 + dp[4], dp[5], dp[6], dp[7], 1}
+		inv, ok := inverse3(dh)
+		if !ok {
+			return h, false
+		}
+		h = homography(mul3(h, mul3(denorm, mul3(inv, norm))))
+		if !finite(h[:]) {
+			return h, false
+		}
+		if math.Abs(dp[2])*k < 1e-3 && math.Abs(dp[5])*k < 1e-3 &&
+			(math.Abs(dp[0])+math.Abs(dp[1])+math.Abs(dp[3])+math.Abs(dp[4]))*k < 1e-3 {
+			break
+		}
+	}
+	return h, true
+}
+
+// alignShift finds, by inverse-compositional Gauss-Newton with a brightness
+// gain and offset and Huber weights, the shift t such that the template's
+// pixel x is at h(x + t) in im, starting from t.
+func alignShift(px []tpix, im *fimage, h homography, t [2]float64) ([2]float64, bool) {
+	n := len(px)
+	tv, iw, w, e := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	valid := make([]bool, n)
+	for i, p := range px {
+		tv[i], w[i] = p.v, 1
+	}
+	for it := 0; it < textureIters; it++ {
+		inside := 0
+		for i, p := range px {
+			x, y := h.apply(p.x+t[0], p.y+t[1])
+			iw[i], valid[i] = im.at(x, y)
+			if valid[i] {
+				inside++
+			} else {
+				w[i] = 0
+			}
+		}
+		if inside < n/2 {
+			return t, false
+		}
+		g, o := photometric(tv, iw, w)
+		for i := range e {
+			e[i] = g*iw[i] + o - tv[i]
+		}
+		huber(e, w, valid)
+		var axx, axy, ayy, bx, by float64
+		for i, p := range px {
+			axx += w[i] * p.gx * p.gx
+			axy += w[i] * p.gx * p.gy
+			ayy += w[i] * p.gy * p.gy
+			bx += w[i] * p.gx * e[i]
+			by += w[i] * p.gy * e[i]
+		}
+		det := axx*ayy - axy*axy
+		if !(det > 1e-9*(axx+ayy)*(axx+ayy)) || det == 0 {
+			return t, false
+		}
+		dx, dy := (ayy*bx-axy*by)/det, (axx*by-axy*bx)/det
+		t[0], t[1] = t[0]-dx, t[1]-dy
+		if math.Abs(t[0]) > float64(im.w)/4 || math.Abs(t[1]) > float64(im.h)/4 {
+			return t, false
+		}
+		if math.Hypot(dx, dy) < 1e-3 {
+			break
+		}
+	}
+	return t, true
+}
+
+// inverse3 inverts a 3×3 matrix.
+func inverse3(m [9]float64) ([9]float64, bool) {
+	c := [9]float64{
+		m[4]*m[8] - m[5]*m[7], m[2]*m[7] - m[1]*m[8], m[1]*m[5] - m[2]*m[4],
+		m[5]*m[6] - m[3]*m[8], m[0]*m[8] - m[2]*m[6], m[2]*m[3] - m[0]*m[5],
+		m[3]*m[7] - m[4]*m[6], m[1]*m[6] - m[0]*m[7], m[0]*m[4] - m[1]*m[3],
+	}
+	det := m[0]*c[0] + m[1]*c[3] + m[2]*c[6]
+	if math.Abs(det) < 1e-12 {
+		return c, false
+	}
+	for i := range c {
+		c[i] /= det
+	}
+	return c, true
+}
+
+func finite(v []float64) bool {
+	for _, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,143 @@
+package pad
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/likeness/likeness/engine"
+)
+
+// Scenes for TextureParallax: a textured face surface, in units of the eye
+// distance (the landmarks of head(), on the surface), seen by a camera at
+// texScale pixels an eye distance in a texW×texH frame.
+const (
+	texW, texH = 320, 240
+	texScale   = 60.0
+)
+
+// relief is the face surface's height towards the camera at (x, y): a nose
+// standing half an eye distance out at its tip, cheeks curving back.
+func relief(x, y float64) float64 {
+	return 0.5*math.Exp(-x*x/(2*0.12*0.12)-(y-0.3)*(y-0.3)/(2*0.3*0.3)) - 0.25*x*x
+}
+
+// skin is a texture of random gratings (wavelengths 0.06–0.4 eye
+// distances), like the pores, shading and hair of a face at webcam scale.
+type skin [16][4]float64
+
+func newSkin(rng *rand.Rand) skin {
+	var s skin
+	for i := range s {
+		a := rng.Float64() * math.Pi
+		k := 2 * math.Pi / (0.06 + 0.34*rng.Float64())
+		s[i] = [4]float64{k * math.Cos(a), k * math.Sin(a), 2 * math.Pi * rng.Float64(), 6 + 8*rng.Float64()}
+	}
+	return s
+}
+
+func (s *skin) at(x, y float64) float64 {
+	v := 128.0
+	for _, g := range s {
+		v += g[3] * math.Sin(g[0]*x+g[1]*y+g[2])
+	}
+	return v
+}
+
+// scene renders one frame: the surface (flat: a print of it, height 0)
+// turned by yaw and pitch (degrees, orthographic), then moved in the image
+// by the planar motion m (a homography about the frame centre), with
+// Gaussian noise sigma per pixel and landmark jitter of jitter pixels.
+func scene(sk *skin, flat bool, yaw, pitch float64, m homography, sigma, jitter float64, rng *rand.Rand) Frame {
+	z := relief
+	if flat {
+		z = func(float64, float64) float64 { return 0 }
+	}
+	cy, sy := math.Cos(yaw*math.Pi/180), math.Sin(yaw*math.Pi/180)
+	cp, sp := math.Cos(pitch*math.Pi/180), math.Sin(pitch*math.Pi/180)
+	ox, oy := texW/2.0, texH/2.0-0.3*texScale
+	forward := func(x, y float64) (float64, float64) { // surface → image
+		h := z(x, y)
+		u, v := m.apply(x*cy+h*sy, y*cp-h*sp)
+		return ox + texScale*u, oy + texScale*v
+	}
+	inv, ok := inverse3(m)
+	if !ok {
+		panic("singular motion")
+	}
+	mi := homography(inv)
+	img := &engine.Image{W: texW, H: texH, Pix: make([]uint8, 3*texW*texH)}
+	for py := 0; py < texH; py++ {
+		for px := 0; px < texW; px++ {
+			u, v := mi.apply((float64(px)-ox)/texScale, (float64(py)-oy)/texScale)
+			x, y := u/cy, v/cp
+			for it := 0; it < 6; it++ { // the surface point seen at (u, v)
+				h := z(x, y)
+				x, y = (u-h*sy)/cy, (v+h*sp)/cp
+			}
+			g := sk.at(x, y) + sigma*rng.NormFloat64()
+			g = math.Min(255, math.Max(0, g))
+			o := 3 * (py*texW + px)
+			img.Pix[o], img.Pix[o+1], img.Pix[o+2] = uint8(g), uint8(g), uint8(g)
+		}
+	}
+	var l engine.Landmarks
+	box := engine.Box{X1: texW, Y1: texH}
+	for k, q := range head() {
+		u, v := forward(q[0], q[1])
+		l[k] = engine.Point{X: float32(u + jitter*rng.NormFloat64()), Y: float32(v + jitter*rng.NormFloat64())}
+		box.X1, box.Y1 = min(box.X1, l[k].X), min(box.Y1, l[k].Y)
+		box.X2, box.Y2 = max(box.X2, l[k].X), max(box.Y2, l[k].Y)
+	}
+	return Frame{Landmarks: l, Patch: engine.FacePatch(img, box)}
+}
+
+// planarMotion is a homography about the face: shift (in eye distances),
+// scale, rotation (degrees) and perspective.
+func planarMotion(dx, dy, scale, deg, px, py float64) homography {
+	c, s := scale*math.Cos(deg*math.Pi/180), scale*math.Sin(deg*math.Pi/180)
+	return homography{c, -s, dx, s, c, dy, px, py, 1}
+}
+
+func texFrames(n int, frame func(i int, rng *rand.Rand) Frame) []Frame {
+	rng := rand.New(rand.NewPCG(7, 11))
+	out := make([]Frame, n)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range out {
+		out[i] = frame(i, rng)
+		out[i].At = t0.Add(time.Duration(i) * 100 * time.Millisecond)
+	}
+	return out
+}
+
+func TestTextureParallax(t *testing.T) {
+	sk := newSkin(rand.New(rand.NewPCG(3, 5)))
+	const n = 21
+	u := func(rng *rand.Rand, a float64) float64 { return a * (2*rng.Float64() - 1) }
+	for _, tc := range []struct {
+		name  string
+		frame func(i int, rng *rand.Rand) Frame
+		live  bool
+	}{
+		{"print shifted up to 10 px", func(i int, rng *rand.Rand) Frame {
+			return scene(&sk, true, 0, 0, planarMotion(u(rng, 10/texScale), u(rng, 10/texScale), 1, 0, 0, 0), 0, 1, rng)
+		}, false},
+		{"print scaled, rotated, tilted", func(i int, rng *rand.Rand) Frame {
+			return scene(&sk, true, 0, 0, planarMotion(u(rng, 3/texScale), u(rng, 3/texScale), 1+u(rng, 0.05), u(rng, 5), u(rng, 0.03), u(rng, 0.03)), 0, 1, rng)
+		}, false},
+		{"photo of a real head moved and noised", func(i int, rng *rand.Rand) Frame {
+			return scene(&sk, false, 0, 0, planarMotion(u(rng, 3/texScale), u(rng, 3/texScale), 1+u(rng, 0.05), u(rng, 5), u(rng, 0.03), 0), 6, 1, rng)
+		}, false},
+		{"live head swaying 1.5°", func(i int, rng *rand.Rand) Frame {
+			a := 2 * math.Pi * float64(i) / n
+			return scene(&sk, false, 1.5*math.Sin(a), 0.7*math.Cos(a), planarMotion(u(rng, 1/texScale), u(rng, 1/texScale), 1, 0, 0, 0), 2, 1, rng)
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			v := TextureParallax(texFrames(n, tc.frame))
+			t.Logf("TextureParallax %.4f (%v)", v, time.Since(start))
+		})
+	}
+}
