@@ -75,6 +75,9 @@ const (
 	// keeps a 20 % margin above it. NUAA's live clips of people sitting
 	// still reach 0.024–0.073 within 3 s (docs/engine.md).
 	ParallaxTolerance = 0.027
+	// TextureParallaxTolerance is the TextureParallax at or above which
+	// frames that are otherwise planar show a three-dimensional head.
+	TextureParallaxTolerance = 0.012
 )
 
 // MinGap is the median time between received frames below which frames are
@@ -97,6 +100,10 @@ type Evidence struct {
 	MedianGap    time.Duration // between consecutive receive times
 	NonPlanarity float64       // median over frame pairs of NonPlanarity
 	Parallax     float64       // Parallax of the frames
+	// TextureParallax is TextureParallax of the frames, computed only
+	// when NonPlanarity and Parallax are both under their tolerances (0
+	// otherwise, and without patches).
+	TextureParallax float64
 }
 
 // Enough reports whether frames are enough evidence for a decision: at
@@ -129,6 +136,11 @@ func Measure(frames []Frame) Evidence {
 		ls[i] = frames[i].Landmarks
 	}
 	e.Parallax = Parallax(ls)
+	if e.NonPlanarity < PlanarTolerance && e.Parallax < ParallaxTolerance {
+		// Only when the landmarks show no depth: it costs a few
+		// milliseconds a frame.
+		e.TextureParallax = TextureParallax(frames)
+	}
 	return e
 }
 
@@ -153,7 +165,8 @@ func Judge(e Evidence, maxFPS int) (Verdict, string) {
 	switch {
 	case e.Frames >= 2 && e.MedianGap < MinGap(maxFPS):
 		return Attack, ReasonBurst
-	case e.NonPlanarity < PlanarTolerance && e.Parallax < ParallaxTolerance:
+	case e.NonPlanarity < PlanarTolerance && e.Parallax < ParallaxTolerance &&
+		e.TextureParallax < TextureParallaxTolerance:
 		return Inconclusive, ReasonPlanar
 	}
 	return Live, ""

@@ -19,9 +19,8 @@ import (
 // A live head's nose stands in front of that surface and moves against it.
 const (
 	// texturePlaneIOD is the radius, in eye distances from the nose tip,
-	// of the pixels that set the plane: near enough that a bent print (a
-	// cylinder) curves little across it, far enough to hold the eyes and
-	// the mouth.
+	// of the pixels that set the plane: the eyes, the cheeks, the upper lip
+	// and the mouth, not the face's outline (background may show there).
 	texturePlaneIOD = 1.1
 	// textureNoseGapIOD keeps the plane's pixels this far from the nose
 	// (the cheeks next to it stand part way out).
@@ -33,9 +32,27 @@ const (
 	// pyramid level.
 	textureIters = 12
 	// textureMinPlane and textureMinNose are the least numbers of pixels
-	// (at full patch resolution) the plane and the nose need.
+	// (at full patch resolution) the plane and the nose need. The plane
+	// takes every other pixel (a checkerboard) at full resolution: its
+	// thousands of pixels set eight parameters, and half of them do it as
+	// well at half the cost.
 	textureMinPlane = 400
 	textureMinNose  = 40
+	// textureMinCorrelation is the least correlation of a frame's aligned
+	// plane and nose pixels with the first frame's: below it the alignment
+	// failed (motion blur, a first frame the landmarks got wrong) and the
+	// frame is no evidence. Aligned frames of live faces and of prints
+	// correlate at 0.6–1; failed alignments at 0.2 or less.
+	textureMinCorrelation = 0.5
+	// textureMaxSpeed is the fastest a face may move, in eye distances a
+	// second (its landmarks' mean displacement from the previous frame),
+	// for its frame to be evidence: faster, a webcam's exposure smears the
+	// texture over several pixels and the alignment's error grows past the
+	// sway it measures. A person sitting still moves well under it (NUAA's
+	// live clips: mostly under 3, 0.1 s apart); a print waved in front of
+	// the camera often moves over it. Frames above it are skipped, and a
+	// first frame above it (against the second) gives no evidence.
+	textureMaxSpeed = 4
 )
 
 // texNose is the outline of the lower nose, in order around it: bridge
@@ -51,24 +68,55 @@ var texFace = [...]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
 // the pixels within texturePlaneIOD of the nose tip but off the nose
 // (initialised from the landmarks' similarity motion, coarse to fine, with
 // a brightness gain and offset), then the nose pixels' remaining shift is
-// found the same way; the shift is taken in the first frame's eye
+// found the same way. Frames that moved faster than textureMaxSpeed, or
+// whose aligned pixels correlate under textureMinCorrelation with the first
+// frame's, are skipped. The shifts are taken in the first frame's eye
 // distances, and the result is, like Parallax, the length of the vector of
-// the 10–90 % ranges of its two coordinates after averaging parallaxSmooth
-// consecutive frames. Fewer than parallaxSmooth frames with a patch that
-// can be aligned, a missing patch on the first frame, or degenerate
-// landmarks give 0: no evidence.
+// the 10–90 % ranges of their two coordinates after a moving median over
+// parallaxSmooth consecutive frames. Fewer than parallaxSmooth frames left,
+// a missing patch on the first frame, or degenerate landmarks give 0: no
+// evidence.
 func TextureParallax(frames []Frame) float64 {
-	if len(frames) < parallaxSmooth || !frames[0].Patch.Valid() {
+	xs, ys := textureShifts(frames)
+	if len(xs) < parallaxSmooth {
 		return 0
 	}
+	return math.Hypot(medianRange(xs), medianRange(ys))
+}
+
+// medianRange is the 10–90 % range of the moving median of v over
+// parallaxSmooth values: a frame the alignment got wrong (motion blur, a
+// blink on the nose's edge) is left out instead of averaged in, and a first
+// frame that is itself such a frame only offsets the others.
+func medianRange(v []float64) float64 {
+	m := make([]float64, 0, len(v)-parallaxSmooth+1)
+	w := make([]float64, parallaxSmooth)
+	for i := parallaxSmooth; i <= len(v); i++ {
+		copy(w, v[i-parallaxSmooth:i])
+		m = append(m, quantile(w, 0.5))
+	}
+	hi := quantile(m, 0.9) // sorts m
+	return hi - quantile(m, 0.1)
+}
+
+// textureShifts returns the nose's shift against the plane, in the first
+// frame's eye distances, of each frame that could be aligned (the first
+// frame's is 0, 0); nil when the first frame gives no template.
+func textureShifts(frames []Frame) (xs, ys []float64) {
+	if len(frames) < parallaxSmooth || !frames[0].Patch.Valid() {
+		return nil, nil
+	}
 	ref := &frames[0]
+	if speed(ref, &frames[1]) > textureMaxSpeed {
+		return nil, nil
+	}
 	iod := interOcular(&ref.Landmarks)
 	s0 := float64(ref.Patch.Scale)
 	tpl := newTemplate(&ref.Patch, &ref.Landmarks, iod/s0)
 	if tpl == nil {
-		return 0
+		return nil, nil
 	}
-	xs, ys := []float64{0}, []float64{0}
+	xs, ys = []float64{0}, []float64{0}
 	for i := 1; i < len(frames); i++ {
 		f := &frames[i]
 		if !f.Patch.Valid() {
@@ -78,17 +126,17 @@ func TextureParallax(frames []Frame) float64 {
 		if !ok {
 			continue
 		}
-		t, ok := tpl.noseShift(newPyramid2(&f.Patch), h)
-		if !ok {
+		if speed(&frames[i-1], f) > textureMaxSpeed {
 			continue
 		}
-		xs = append(xs, t[0]*s0/iod)
-		ys = append(ys, t[1]*s0/iod)
+		fit, ok := tpl.noseShift(newPyramid2(&f.Patch), h)
+		if !ok || fit.plane < textureMinCorrelation || fit.nose < textureMinCorrelation {
+			continue
+		}
+		xs = append(xs, fit.shift[0]*s0/iod)
+		ys = append(ys, fit.shift[1]*s0/iod)
 	}
-	if len(xs) < parallaxSmooth {
-		return 0
-	}
-	return math.Hypot(smoothedRange(xs), smoothedRange(ys))
+	return xs, ys
 }
 
 // fimage is a float grayscale image.
@@ -197,7 +245,7 @@ func newTemplate(p *engine.Patch, l *engine.Landmarks, iodP float64) *template {
 				switch {
 				case dn <= textureNoseIOD*iodP:
 					list = &t.nose[lv]
-				case dn >= textureNoseGapIOD*iodP &&
+				case dn >= textureNoseGapIOD*iodP && (lv == 1 || (x+y)%2 == 0) &&
 					math.Hypot(fx-tip[0], fy-tip[1]) <= texturePlaneIOD*iodP &&
 					polygonDistance(face, q) == 0:
 					list = &t.plane[lv]
@@ -240,6 +288,20 @@ func polygonDistance(poly [][2]float64, q [2]float64) float64 {
 	return d
 }
 
+// speed is the mean displacement of the landmarks from a to b, in a's eye
+// distances a second (infinite when b is not after a).
+func speed(a, b *Frame) float64 {
+	dt := b.At.Sub(a.At).Seconds()
+	if dt <= 0 {
+		return math.Inf(1)
+	}
+	var d float64
+	for k := range a.Landmarks {
+		d += math.Hypot(float64(b.Landmarks[k].X-a.Landmarks[k].X), float64(b.Landmarks[k].Y-a.Landmarks[k].Y))
+	}
+	return d / float64(len(a.Landmarks)) / interOcular(&a.Landmarks) / dt
+}
+
 // initialHomography is the landmarks' least-squares similarity motion from
 // the reference frame to f, as a map from the reference's patch pixels to
 // f's.
@@ -278,28 +340,38 @@ var (
 	up   = [9]float64{2, 0, 0.5, 0, 2, 0.5, 0, 0, 1}
 )
 
+// textureFit is one frame's alignment onto the template: the nose's
+// remaining shift, in template patch pixels (the nose pixel x of the
+// template is at h(x + shift) in the frame), and how well the aligned
+// plane's and nose's pixels correlate with the template's.
+type textureFit struct {
+	shift       [2]float64
+	plane, nose float64 // correlations, -1–1
+}
+
 // noseShift aligns the plane of im onto the template, coarse to fine,
 // starting from h (template patch → im patch, full resolution), then finds
-// the nose's remaining shift t, in template patch pixels: the nose pixel x
-// of the template is at h(x + t) in im.
-func (t *template) noseShift(im *pyramid2, h homography) ([2]float64, bool) {
+// the nose's remaining shift.
+func (t *template) noseShift(im *pyramid2, h homography) (textureFit, bool) {
+	var f textureFit
 	hl := homography(mul3(down, mul3(h, up)))
 	var ok bool
-	if hl, ok = alignPlane(t.plane[1], &im[1], hl); !ok {
-		return [2]float64{}, false
+	if hl, _, ok = alignPlane(t.plane[1], &im[1], hl); !ok {
+		return f, false
 	}
 	h = homography(mul3(up, mul3(hl, down)))
-	if h, ok = alignPlane(t.plane[0], &im[0], h); !ok {
-		return [2]float64{}, false
+	if h, f.plane, ok = alignPlane(t.plane[0], &im[0], h); !ok {
+		return f, false
 	}
 	// The nose at half resolution first (a sway of a few pixels), then at
 	// full resolution.
 	var sh [2]float64
 	hl = homography(mul3(down, mul3(h, up)))
-	if sh, ok = alignShift(t.nose[1], &im[1], hl, sh); !ok {
-		return [2]float64{}, false
+	if sh, _, ok = alignShift(t.nose[1], &im[1], hl, sh); !ok {
+		return f, false
 	}
-	return alignShift(t.nose[0], &im[0], h, [2]float64{2 * sh[0], 2 * sh[1]})
+	f.shift, f.nose, ok = alignShift(t.nose[0], &im[0], h, [2]float64{2 * sh[0], 2 * sh[1]})
+	return f, ok
 }
 
 // photometric fits the gain and offset taking the warped values iw onto the
@@ -358,7 +430,7 @@ func huber(e, w []float64, valid []bool) {
 // Gauss-Newton on the plane's pixels: a homography, with a brightness gain
 // and offset and Huber weights. Coordinates are centred and scaled for
 // conditioning.
-func alignPlane(px []tpix, im *fimage, h homography) (homography, bool) {
+func alignPlane(px []tpix, im *fimage, h homography) (homography, float64, bool) {
 	c, k := float64(im.w-1)/2, float64(im.w)/2
 	norm := [9]float64{1 / k, 0, -c / k, 0, 1 / k, -c / k, 0, 0, 1}
 	denorm := [9]float64{k, 0, c, 0, k, c, 0, 0, 1}
@@ -385,7 +457,7 @@ func alignPlane(px []tpix, im *fimage, h homography) (homography, bool) {
 			}
 		}
 		if inside < n/2 {
-			return h, false
+			return h, 0, false
 		}
 		g, o := photometric(tv, iw, w)
 		for i := range e {
@@ -414,29 +486,29 @@ func alignPlane(px []tpix, im *fimage, h homography) (homography, bool) {
 		}
 		dp, ok := solve8(a, b)
 		if !ok {
-			return h, false
+			return h, 0, false
 		}
 		dh := [9]float64{1 + dp[0], dp[1], dp[2], dp[3], 1 + dp[4], dp[5], dp[6], dp[7], 1}
 		inv, ok := inverse3(dh)
 		if !ok {
-			return h, false
+			return h, 0, false
 		}
 		h = homography(mul3(h, mul3(denorm, mul3(inv, norm))))
 		if !finite(h[:]) {
-			return h, false
+			return h, 0, false
 		}
-		if math.Abs(dp[2])*k < 1e-3 && math.Abs(dp[5])*k < 1e-3 &&
-			(math.Abs(dp[0])+math.Abs(dp[1])+math.Abs(dp[3])+math.Abs(dp[4]))*k < 1e-3 {
+		if math.Abs(dp[2])*k < 0.01 && math.Abs(dp[5])*k < 0.01 &&
+			(math.Abs(dp[0])+math.Abs(dp[1])+math.Abs(dp[3])+math.Abs(dp[4]))*k < 0.01 {
 			break
 		}
 	}
-	return h, true
+	return h, correlation(tv, iw, valid), true
 }
 
 // alignShift finds, by inverse-compositional Gauss-Newton with a brightness
 // gain and offset and Huber weights, the shift t such that the template's
 // pixel x is at h(x + t) in im, starting from t.
-func alignShift(px []tpix, im *fimage, h homography, t [2]float64) ([2]float64, bool) {
+func alignShift(px []tpix, im *fimage, h homography, t [2]float64) ([2]float64, float64, bool) {
 	n := len(px)
 	tv, iw, w, e := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
 	valid := make([]bool, n)
@@ -455,7 +527,7 @@ func alignShift(px []tpix, im *fimage, h homography, t [2]float64) ([2]float64, 
 			}
 		}
 		if inside < n/2 {
-			return t, false
+			return t, 0, false
 		}
 		g, o := photometric(tv, iw, w)
 		for i := range e {
@@ -472,18 +544,18 @@ func alignShift(px []tpix, im *fimage, h homography, t [2]float64) ([2]float64, 
 		}
 		det := axx*ayy - axy*axy
 		if !(det > 1e-9*(axx+ayy)*(axx+ayy)) || det == 0 {
-			return t, false
+			return t, 0, false
 		}
 		dx, dy := (ayy*bx-axy*by)/det, (axx*by-axy*bx)/det
 		t[0], t[1] = t[0]-dx, t[1]-dy
 		if math.Abs(t[0]) > float64(im.w)/4 || math.Abs(t[1]) > float64(im.h)/4 {
-			return t, false
+			return t, 0, false
 		}
 		if math.Hypot(dx, dy) < 1e-3 {
 			break
 		}
 	}
-	return t, true
+	return t, correlation(tv, iw, valid), true
 }
 
 // inverse3 inverts a 3×3 matrix.
@@ -510,4 +582,21 @@ func finite(v []float64) bool {
 		}
 	}
 	return true
+}
+
+// correlation is the Pearson correlation of a and b over the valid values.
+func correlation(a, b []float64, valid []bool) float64 {
+	var n, sa, sb, saa, sbb, sab float64
+	for k := range a {
+		if valid[k] {
+			n++
+			sa, sb = sa+a[k], sb+b[k]
+			saa, sbb, sab = saa+a[k]*a[k], sbb+b[k]*b[k], sab+a[k]*b[k]
+		}
+	}
+	va, vb := saa-sa*sa/max(n, 1), sbb-sb*sb/max(n, 1)
+	if !(va > 0 && vb > 0) {
+		return 0
+	}
+	return (sab - sa*sb/n) / math.Sqrt(va*vb)
 }

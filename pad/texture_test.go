@@ -24,25 +24,48 @@ func relief(x, y float64) float64 {
 }
 
 // skin is a texture of random gratings (wavelengths 0.06–0.4 eye
-// distances), like the pores, shading and hair of a face at webcam scale.
-type skin [16][4]float64
+// distances), like the pores, shading and hair of a face at webcam scale,
+// tabulated over the face (skinRes samples an eye distance) and read
+// bilinearly.
+type skin struct{ v []float64 }
 
-func newSkin(rng *rand.Rand) skin {
-	var s skin
-	for i := range s {
+const (
+	skinRes            = 200
+	skinX0, skinY0     = -2.0, -1.5
+	skinSide           = 4 * skinRes
+	reliefLo, reliefHi = -0.5, 0.6
+)
+
+func newSkin(rng *rand.Rand) *skin {
+	var g [16][4]float64
+	for i := range g {
 		a := rng.Float64() * math.Pi
 		k := 2 * math.Pi / (0.06 + 0.34*rng.Float64())
-		s[i] = [4]float64{k * math.Cos(a), k * math.Sin(a), 2 * math.Pi * rng.Float64(), 6 + 8*rng.Float64()}
+		g[i] = [4]float64{k * math.Cos(a), k * math.Sin(a), 2 * math.Pi * rng.Float64(), 6 + 8*rng.Float64()}
+	}
+	s := &skin{v: make([]float64, skinSide*skinSide)}
+	for j := 0; j < skinSide; j++ {
+		for i := 0; i < skinSide; i++ {
+			x, y := skinX0+float64(i)/skinRes, skinY0+float64(j)/skinRes
+			v := 128.0
+			for _, q := range g {
+				v += q[3] * math.Sin(q[0]*x+q[1]*y+q[2])
+			}
+			s.v[j*skinSide+i] = v
+		}
 	}
 	return s
 }
 
 func (s *skin) at(x, y float64) float64 {
-	v := 128.0
-	for _, g := range s {
-		v += g[3] * math.Sin(g[0]*x+g[1]*y+g[2])
-	}
-	return v
+	fx := math.Min(math.Max((x-skinX0)*skinRes, 0), skinSide-1.001)
+	fy := math.Min(math.Max((y-skinY0)*skinRes, 0), skinSide-1.001)
+	i, j := int(fx), int(fy)
+	fx, fy = fx-float64(i), fy-float64(j)
+	o := j*skinSide + i
+	a := s.v[o] + fx*(s.v[o+1]-s.v[o])
+	b := s.v[o+skinSide] + fx*(s.v[o+skinSide+1]-s.v[o+skinSide])
+	return a + fy*(b-a)
 }
 
 // scene renders one frame: the surface (flat: a print of it, height 0)
@@ -111,6 +134,9 @@ func texFrames(n int, frame func(i int, rng *rand.Rand) Frame) []Frame {
 	return out
 }
 
+// TestTextureParallax: a flat thing moved by any planar motion, noised or
+// flickered, stays at the alignment's noise, far under the tolerance; a
+// head swaying by two degrees moves its nose against its face past it.
 func TestTextureParallax(t *testing.T) {
 	sk := newSkin(rand.New(rand.NewPCG(3, 5)))
 	const n = 21
@@ -121,23 +147,124 @@ func TestTextureParallax(t *testing.T) {
 		live  bool
 	}{
 		{"print shifted up to 10 px", func(i int, rng *rand.Rand) Frame {
-			return scene(&sk, true, 0, 0, planarMotion(u(rng, 10/texScale), u(rng, 10/texScale), 1, 0, 0, 0), 0, 1, rng)
+			return scene(sk, true, 0, 0, planarMotion(u(rng, 10/texScale), u(rng, 10/texScale), 1, 0, 0, 0), 0, 1, rng)
 		}, false},
-		{"print scaled, rotated, tilted", func(i int, rng *rand.Rand) Frame {
-			return scene(&sk, true, 0, 0, planarMotion(u(rng, 3/texScale), u(rng, 3/texScale), 1+u(rng, 0.05), u(rng, 5), u(rng, 0.03), u(rng, 0.03)), 0, 1, rng)
+		{"print scaled ±5 %, rotated ±5°, tilted", func(i int, rng *rand.Rand) Frame {
+			return scene(sk, true, 0, 0, planarMotion(u(rng, 3/texScale), u(rng, 3/texScale), 1+u(rng, 0.05), u(rng, 5), u(rng, 0.03), u(rng, 0.03)), 0, 1, rng)
 		}, false},
-		{"photo of a real head moved and noised", func(i int, rng *rand.Rand) Frame {
-			return scene(&sk, false, 0, 0, planarMotion(u(rng, 3/texScale), u(rng, 3/texScale), 1+u(rng, 0.05), u(rng, 5), u(rng, 0.03), 0), 6, 1, rng)
+		{"photo of a real head moved, noise σ 6", func(i int, rng *rand.Rand) Frame {
+			return scene(sk, false, 0, 0, planarMotion(u(rng, 3/texScale), u(rng, 3/texScale), 1+u(rng, 0.05), u(rng, 5), u(rng, 0.03), 0), 6, 1, rng)
 		}, false},
-		{"live head swaying 1.5°", func(i int, rng *rand.Rand) Frame {
+		{"photo of a turned head, flickering", func(i int, rng *rand.Rand) Frame {
+			f := scene(sk, false, 8, 3, planarMotion(u(rng, 3/texScale), u(rng, 3/texScale), 1, u(rng, 2), 0, 0), 3, 1.5, rng)
+			gain, off := 1+u(rng, 0.2), u(rng, 15)
+			for k, v := range f.Patch.Pix {
+				f.Patch.Pix[k] = uint8(math.Min(255, math.Max(0, gain*float64(v)+off)))
+			}
+			return f
+		}, false},
+		{"live head swaying 2°", func(i int, rng *rand.Rand) Frame {
 			a := 2 * math.Pi * float64(i) / n
-			return scene(&sk, false, 1.5*math.Sin(a), 0.7*math.Cos(a), planarMotion(u(rng, 1/texScale), u(rng, 1/texScale), 1, 0, 0, 0), 2, 1, rng)
+			return scene(sk, false, 2*math.Sin(a), 0.7*math.Cos(a), planarMotion(u(rng, 1/texScale), u(rng, 1/texScale), 1, 0, 0, 0), 2, 1, rng)
+		}, true},
+		{"live head nodding 2°, noise σ 6", func(i int, rng *rand.Rand) Frame {
+			a := 2 * math.Pi * float64(i) / n
+			return scene(sk, false, 0.5*math.Cos(a), 2*math.Sin(a), planarMotion(u(rng, 1/texScale), u(rng, 1/texScale), 1, 0, 0, 0), 6, 1, rng)
 		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			start := time.Now()
 			v := TextureParallax(texFrames(n, tc.frame))
-			t.Logf("TextureParallax %.4f (%v)", v, time.Since(start))
+			switch {
+			case tc.live && v < TextureParallaxTolerance:
+				t.Errorf("live head: texture parallax %.4f under the tolerance %.4f", v, TextureParallaxTolerance)
+			case !tc.live && v >= TextureParallaxTolerance/3:
+				t.Errorf("flat image: texture parallax %.4f, want under a third of the tolerance %.4f", v, TextureParallaxTolerance)
+			}
+			t.Logf("texture parallax %.4f", v)
 		})
+	}
+}
+
+// TestTextureParallaxNoEvidence: too few frames, missing or broken patches,
+// degenerate landmarks, and frames moving too fast to align give 0 without
+// panicking.
+func TestTextureParallaxNoEvidence(t *testing.T) {
+	sk := newSkin(rand.New(rand.NewPCG(3, 5)))
+	live := func(i int, rng *rand.Rand) Frame {
+		a := 2 * math.Pi * float64(i) / 21
+		return scene(sk, false, 2*math.Sin(a), 0.7*math.Cos(a), planarMotion(0, 0, 1, 0, 0, 0), 2, 1, rng)
+	}
+	good := texFrames(21, live)
+	if v := TextureParallax(good); v < TextureParallaxTolerance {
+		t.Fatalf("the swaying head itself: %.4f", v)
+	}
+	clone := func(edit func(fr []Frame)) []Frame {
+		fr := append([]Frame(nil), good...)
+		edit(fr)
+		return fr
+	}
+	nan := float32(math.NaN())
+	for name, fr := range map[string][]Frame{
+		"no frames":   nil,
+		"four frames": good[:4],
+		"no patches": clone(func(fr []Frame) {
+			for i := range fr {
+				fr[i].Patch = engine.Patch{}
+			}
+		}),
+		"first has no patch": clone(func(fr []Frame) { fr[0].Patch = engine.Patch{} }),
+		"short patch":        clone(func(fr []Frame) { fr[0].Patch.Pix = fr[0].Patch.Pix[:100] }),
+		"zero landmarks": clone(func(fr []Frame) {
+			for i := range fr {
+				fr[i].Landmarks = engine.Landmarks{}
+			}
+		}),
+		"NaN landmarks": clone(func(fr []Frame) {
+			for i := range fr {
+				fr[i].Landmarks[30].X = nan
+			}
+		}),
+		"NaN patch scale": clone(func(fr []Frame) {
+			for i := range fr {
+				fr[i].Patch.Scale = nan
+			}
+		}),
+		"same receive time": clone(func(fr []Frame) {
+			for i := range fr {
+				fr[i].At = fr[0].At
+			}
+		}),
+		"flat grey patches": clone(func(fr []Frame) {
+			for i := range fr {
+				fr[i].Patch.Pix = make([]uint8, len(fr[i].Patch.Pix))
+			}
+		}),
+		"moving too fast": texFrames(21, func(i int, rng *rand.Rand) Frame {
+			f := live(i, rng)
+			for k := range f.Landmarks { // 0.5 eye distances between frames
+				f.Landmarks[k].X += float32(float64(i%2) * 0.5 * texScale)
+			}
+			return f
+		}),
+	} {
+		if v := TextureParallax(fr); v != 0 {
+			t.Errorf("%s: %.4f, want 0", name, v)
+		}
+	}
+}
+
+// BenchmarkTextureParallax times one decision over MaxFrames frames of a
+// swaying head:
+//
+//	go test ./pad -run '^$' -bench TextureParallax -cpu 1
+func BenchmarkTextureParallax(b *testing.B) {
+	sk := newSkin(rand.New(rand.NewPCG(3, 5)))
+	fr := texFrames(MaxFrames, func(i int, rng *rand.Rand) Frame {
+		a := 2 * math.Pi * float64(i) / MaxFrames
+		return scene(sk, false, 1.5*math.Sin(a), 0.7*math.Cos(a), planarMotion(0, 0, 1, 0, 0, 0), 2, 1, rng)
+	})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		TextureParallax(fr)
 	}
 }
