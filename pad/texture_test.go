@@ -1,6 +1,7 @@
 package pad
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -253,18 +254,21 @@ func TestTextureParallaxNoEvidence(t *testing.T) {
 	}
 }
 
-// BenchmarkTextureParallax times one decision over MaxFrames frames of a
-// swaying head:
+// BenchmarkTextureParallax times one decision over 31 frames (MaxFrames)
+// and 51 frames of a swaying head:
 //
 //	go test ./pad -run '^$' -bench TextureParallax -cpu 1
 func BenchmarkTextureParallax(b *testing.B) {
 	sk := newSkin(rand.New(rand.NewPCG(3, 5)))
-	fr := texFrames(MaxFrames, func(i int, rng *rand.Rand) Frame {
-		a := 2 * math.Pi * float64(i) / MaxFrames
-		return scene(sk, false, 1.5*math.Sin(a), 0.7*math.Cos(a), planarMotion(0, 0, 1, 0, 0, 0), 2, 1, rng)
-	})
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		TextureParallax(fr)
+	for _, n := range []int{MaxFrames, 51} {
+		fr := texFrames(n, func(i int, rng *rand.Rand) Frame {
+			a := 2 * math.Pi * float64(i) / float64(n)
+			return scene(sk, false, 1.5*math.Sin(a), 0.7*math.Cos(a), planarMotion(0, 0, 1, 0, 0, 0), 2, 1, rng)
+		})
+		b.Run(fmt.Sprintf("frames=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				TextureParallax(fr)
+			}
+		})
 	}
 }
