@@ -119,14 +119,11 @@ func textureShifts(frames []Frame) (xs, ys []float64) {
 	xs, ys = []float64{0}, []float64{0}
 	for i := 1; i < len(frames); i++ {
 		f := &frames[i]
-		if !f.Patch.Valid() {
+		if !f.Patch.Valid() || speed(&frames[i-1], f) > textureMaxSpeed {
 			continue
 		}
 		h, ok := initialHomography(ref, f)
 		if !ok {
-			continue
-		}
-		if speed(&frames[i-1], f) > textureMaxSpeed {
 			continue
 		}
 		fit, ok := tpl.noseShift(newPyramid2(&f.Patch), h)
@@ -288,18 +285,14 @@ func polygonDistance(poly [][2]float64, q [2]float64) float64 {
 	return d
 }
 
-// speed is the mean displacement of the landmarks from a to b, in a's eye
-// distances a second (infinite when b is not after a).
+// speed is how fast the face moved from a to b: landmarkMotion a second
+// (infinite when b is not after a).
 func speed(a, b *Frame) float64 {
 	dt := b.At.Sub(a.At).Seconds()
 	if dt <= 0 {
 		return math.Inf(1)
 	}
-	var d float64
-	for k := range a.Landmarks {
-		d += math.Hypot(float64(b.Landmarks[k].X-a.Landmarks[k].X), float64(b.Landmarks[k].Y-a.Landmarks[k].Y))
-	}
-	return d / float64(len(a.Landmarks)) / interOcular(&a.Landmarks) / dt
+	return landmarkMotion(&a.Landmarks, &b.Landmarks) / dt
 }
 
 // initialHomography is the landmarks' least-squares similarity motion from
