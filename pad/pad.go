@@ -174,7 +174,7 @@ func Judge(e Evidence, maxFPS int) (Verdict, string) {
 	case e.Frames >= 2 && e.MedianGap < MinGap(maxFPS):
 		return Attack, ReasonBurst
 	case e.NonPlanarity < PlanarTolerance && e.Parallax < ParallaxTolerance &&
-		e.TextureParallax < TextureParallaxTolerance:
+		!(e.TextureParallax >= TextureParallaxTolerance): // NaN is no evidence
 		return Inconclusive, ReasonPlanar
 	}
 	return Live, ""

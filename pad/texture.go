@@ -127,7 +127,8 @@ func textureShifts(frames []Frame) (xs, ys []float64) {
 			continue
 		}
 		fit, ok := tpl.noseShift(newPyramid2(&f.Patch), h)
-		if !ok || fit.plane < textureMinCorrelation || fit.nose < textureMinCorrelation {
+		if !ok || !(fit.plane >= textureMinCorrelation && fit.nose >= textureMinCorrelation) ||
+			!finite(fit.shift[:]) {
 			continue
 		}
 		xs = append(xs, fit.shift[0]*s0/iod)

@@ -272,3 +272,63 @@ func BenchmarkTextureParallax(b *testing.B) {
 		})
 	}
 }
+
+// TestJudgeTextureParallax: a session planar by its landmarks is live only
+// when its texture parallax reaches the tolerance; a burst stays an attack
+// whatever its texture shows.
+func TestJudgeTextureParallax(t *testing.T) {
+	planar := Evidence{Frames: 31, Span: 3 * time.Second, MedianGap: 100 * time.Millisecond,
+		NonPlanarity: PlanarTolerance / 2, Parallax: ParallaxTolerance / 2}
+	for _, tc := range []struct {
+		name    string
+		texture float64
+		gap     time.Duration
+		want    Verdict
+	}{
+		{"no texture evidence", 0, 100 * time.Millisecond, Inconclusive},
+		{"just under the tolerance", TextureParallaxTolerance - 1e-4, 100 * time.Millisecond, Inconclusive},
+		{"at the tolerance", TextureParallaxTolerance, 100 * time.Millisecond, Live},
+		{"NaN is no evidence", math.NaN(), 100 * time.Millisecond, Inconclusive},
+		{"a burst with texture", 0.1, 10 * time.Millisecond, Attack},
+	} {
+		e := planar
+		e.TextureParallax, e.MedianGap = tc.texture, tc.gap
+		if v, _ := Judge(e, 10); v != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, v, tc.want)
+		}
+	}
+}
+
+// TestMeasureTextureOnlyWhenPlanar: the texture parallax is computed when
+// the landmarks look planar, and left at 0 when they already show depth.
+func TestMeasureTextureOnlyWhenPlanar(t *testing.T) {
+	sk := newSkin(rand.New(rand.NewPCG(3, 5)))
+	fr := texFrames(21, func(i int, rng *rand.Rand) Frame {
+		a := 2 * math.Pi * float64(i) / 21
+		return scene(sk, false, 2*math.Sin(a), 0.7*math.Cos(a), planarMotion(0, 0, 1, 0, 0, 0), 2, 0.3, rng)
+	})
+	e := Measure(fr)
+	if e.NonPlanarity >= PlanarTolerance || e.Parallax >= ParallaxTolerance {
+		t.Fatalf("the swaying head's landmarks are not planar: %+v", e)
+	}
+	if e.TextureParallax < TextureParallaxTolerance {
+		t.Errorf("texture parallax %.4f under the tolerance", e.TextureParallax)
+	}
+	if v, why := Judge(e, 10); v != Live {
+		t.Errorf("judged %v (%s), want live", v, why)
+	}
+	// A blink in half the frames moves the landmarks against each other:
+	// no need for the texture.
+	for i := range fr {
+		if i%2 == 1 {
+			for _, k := range []int{37, 38, 43, 44} {
+				fr[i].Landmarks[k].Y += 6
+			}
+		}
+	}
+	if e := Measure(fr); e.NonPlanarity >= PlanarTolerance && e.TextureParallax != 0 {
+		t.Errorf("texture parallax computed for non-planar landmarks: %+v", e)
+	} else if e.NonPlanarity < PlanarTolerance {
+		t.Logf("blink did not reach the planar tolerance: %+v", e)
+	}
+}
