@@ -78,6 +78,11 @@ func scene(sk *skin, flat bool, yaw, pitch float64, m homography, sigma, jitter 
 	if flat {
 		z = func(float64, float64) float64 { return 0 }
 	}
+	return sceneZ(sk, z, yaw, pitch, m, sigma, jitter, rng)
+}
+
+// sceneZ is scene with the surface's height z.
+func sceneZ(sk *skin, z func(x, y float64) float64, yaw, pitch float64, m homography, sigma, jitter float64, rng *rand.Rand) Frame {
 	cy, sy := math.Cos(yaw*math.Pi/180), math.Sin(yaw*math.Pi/180)
 	cp, sp := math.Cos(pitch*math.Pi/180), math.Sin(pitch*math.Pi/180)
 	ox, oy := texW/2.0, texH/2.0-0.3*texScale
@@ -163,6 +168,14 @@ func TestTextureParallax(t *testing.T) {
 				f.Patch.Pix[k] = uint8(math.Min(255, math.Max(0, gain*float64(v)+off)))
 			}
 			return f
+		}, false},
+		{"print bent about its vertical axis, swayed ±5°", func(i int, rng *rand.Rand) Frame {
+			bent := func(x, y float64) float64 { return -0.1 * x * x } // 0.1 eye distances back at ±1
+			return sceneZ(sk, bent, 5*math.Sin(2*math.Pi*float64(i)/n), 0, planarMotion(0, 0, 1, 0, 0, 0), 2, 1, rng)
+		}, false},
+		{"print bent about its horizontal axis, nodded ±5°", func(i int, rng *rand.Rand) Frame {
+			bent := func(x, y float64) float64 { return -0.1 * y * y }
+			return sceneZ(sk, bent, 0, 5*math.Sin(2*math.Pi*float64(i)/n), planarMotion(0, 0, 1, 0, 0, 0), 2, 1, rng)
 		}, false},
 		{"live head swaying 2°", func(i int, rng *rand.Rand) Frame {
 			a := 2 * math.Pi * float64(i) / n
