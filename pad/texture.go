@@ -10,7 +10,7 @@ import (
 // its landmarks. The landmark model places the nose and the eye and mouth
 // corners with a jitter of about a pixel from frame to frame, which hides
 // the sway of a person sitting very still; aligning the skin's texture
-// itself reaches a few hundredths of a pixel. Each frame's patch
+// itself reaches under a tenth of a pixel. Each frame's patch
 // (engine.FacePatch) is aligned onto the first frame's by one homography —
 // the motion of a plane — fitted to the pixels around the nose but off it
 // (eyes, cheeks, lower forehead, upper lip and mouth); what is left is how
