@@ -88,6 +88,9 @@ type PADSession struct {
 	// Parallax is the session's pad.Measure parallax at the same moment:
 	// how pad.ParallaxTolerance was chosen.
 	Parallax float64 `json:"parallax"`
+	// TextureParallax is the session's pad.Measure texture parallax at the
+	// same moment: how pad.TextureParallaxTolerance was chosen.
+	TextureParallax float64 `json:"textureParallax"`
 }
 
 // PADSummary holds the headline numbers.
@@ -117,6 +120,7 @@ type analysed struct {
 	ok     bool // one subject face (engine.Subject)
 	usable bool // and it passes the frame gate
 	face   engine.Face
+	patch  engine.Patch // the face's texture, for pad.TextureParallax
 }
 
 // FrameGate says whether a frame's one face is usable evidence; the widget
@@ -131,15 +135,16 @@ func RunPAD(ctx context.Context, eng *engine.Engine, dir string, gate FrameGate)
 		return nil, err
 	}
 	r := &PADReport{Sessions: []PADSession{}, Errors: []FileError{}, Rules: map[string]float64{
-		"minSpanSeconds":     pad.MinSpan.Seconds(),
-		"minFrames":          pad.MinFrames,
-		"passiveWaitSeconds": pad.PassiveWait.Seconds(),
-		"planarTolerance":    pad.PlanarTolerance,
-		"turnTolerance":      pad.TurnTolerance,
-		"parallaxTolerance":  pad.ParallaxTolerance,
-		"minGapSeconds":      pad.MinGap(simMaxFPS).Seconds(),
-		"turnDegrees":        pad.TurnDegrees,
-		"livenessThreshold":  float64(engine.LivenessThreshold),
+		"minSpanSeconds":           pad.MinSpan.Seconds(),
+		"minFrames":                pad.MinFrames,
+		"passiveWaitSeconds":       pad.PassiveWait.Seconds(),
+		"planarTolerance":          pad.PlanarTolerance,
+		"turnTolerance":            pad.TurnTolerance,
+		"parallaxTolerance":        pad.ParallaxTolerance,
+		"textureParallaxTolerance": pad.TextureParallaxTolerance,
+		"minGapSeconds":            pad.MinGap(simMaxFPS).Seconds(),
+		"turnDegrees":              pad.TurnDegrees,
+		"livenessThreshold":        float64(engine.LivenessThreshold),
 	}}
 	want := engine.WantEmbedding | engine.WantLiveness | engine.WantEyes
 	run := func(frames [][]byte) ([]analysed, error) {
@@ -159,7 +164,8 @@ func RunPAD(ctx context.Context, eng *engine.Engine, dir string, gate FrameGate)
 			// The session's own subject rule: one face, or one face with
 			// only much smaller background faces (engine.Subject).
 			if f, err := engine.Subject(faces); err == nil {
-				out[i] = analysed{ok: true, usable: gate == nil || gate(f, img), face: *f}
+				out[i] = analysed{ok: true, usable: gate == nil || gate(f, img), face: *f,
+					patch: engine.FacePatch(img, f.Box)}
 			}
 		}
 		return out, nil
@@ -380,7 +386,8 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 	var ch *pad.Challenge
 	var ev pad.Evidence // when liveness was first decided
 	end := func(outcome, signal string, prompted bool) PADSession {
-		r := PADSession{Outcome: outcome, Signal: signal, NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax}
+		r := PADSession{Outcome: outcome, Signal: signal, NonPlanarity: ev.NonPlanarity, Parallax: ev.Parallax,
+			TextureParallax: ev.TextureParallax}
 		if prompted {
 			r.Prompts = strings.Join(prompts, ",")
 		}
@@ -408,7 +415,7 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 			continue
 		}
 		frames = append(frames, pad.Frame{Landmarks: f.Landmarks, At: at, Liveness: f.Liveness,
-			Unscored: !pad.Scored(usable), Embedding: f.Embedding})
+			Unscored: !pad.Scored(usable), Embedding: f.Embedding, Patch: a.patch})
 		usable++
 		if len(frames) > pad.MaxFrames {
 			frames = frames[1:]
@@ -416,6 +423,9 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 		act, why := pad.Next(frames, simNeed, simMaxFPS, strict)
 		if act != pad.Collect && ev.Frames == 0 {
 			ev = pad.Measure(frames)
+			if ev.TextureParallax == 0 { // not needed by the decision: reported all the same
+				ev.TextureParallax = pad.TextureParallax(frames)
+			}
 		}
 		switch act {
 		case pad.Refuse:

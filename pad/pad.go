@@ -17,6 +17,14 @@ type Frame struct {
 	// vote. Every other measure uses every frame.
 	Unscored  bool
 	Embedding []float32 // the face embedding (unit length)
+	// Patch is the face's texture (engine.FacePatch of the frame and the
+	// face's box), for TextureParallax; the zero Patch is none.
+	Patch engine.Patch
+	// Memo, when not nil, is where TextureParallax keeps what it found for
+	// this frame (the caller keeps it with the frame across calls): a
+	// session decides again on every new frame, and each frame is then
+	// aligned once instead of once a decision. Nil computes everything.
+	Memo *TextureMemo
 }
 
 // Scored reports whether the passive liveness model runs on a session's
@@ -86,6 +94,17 @@ const (
 	// keeps a 20 % margin above it. NUAA's live clips of people sitting
 	// still reach 0.024–0.073 within 3 s (docs/engine.md).
 	ParallaxTolerance = 0.027
+	// TextureParallaxTolerance is the TextureParallax at or above which
+	// frames that are otherwise planar show a three-dimensional head.
+	//
+	// How it was chosen: on attacks, like ParallaxTolerance. Over every
+	// window of 11 to 31 consecutive frames of every generated still
+	// session of ../shared/faces and ../shared/nuaa and of NUAA's hand-held
+	// print clips, the largest TextureParallax was 0.0080 (a print clip;
+	// generated stills at most 0.0041); the tolerance keeps a 50 % margin
+	// above it. NUAA's live clips of people sitting still reach 0.019–0.028
+	// within 3 s, the moving ones 0.046–0.096 (docs/engine.md).
+	TextureParallaxTolerance = 0.012
 )
 
 // MinGap is the median time between received frames below which frames are
@@ -108,6 +127,10 @@ type Evidence struct {
 	MedianGap    time.Duration // between consecutive receive times
 	NonPlanarity float64       // median over frame pairs of NonPlanarity
 	Parallax     float64       // Parallax of the frames
+	// TextureParallax is TextureParallax of the frames, computed only
+	// when NonPlanarity and Parallax are both under their tolerances (0
+	// otherwise, and without patches).
+	TextureParallax float64
 }
 
 // Enough reports whether frames are enough evidence for a decision: at
@@ -140,6 +163,11 @@ func Measure(frames []Frame) Evidence {
 		ls[i] = frames[i].Landmarks
 	}
 	e.Parallax = Parallax(ls)
+	if e.NonPlanarity < PlanarTolerance && e.Parallax < ParallaxTolerance {
+		// Only when the landmarks show no depth: it costs a few
+		// milliseconds a frame.
+		e.TextureParallax = TextureParallax(frames)
+	}
 	return e
 }
 
@@ -164,7 +192,8 @@ func Judge(e Evidence, maxFPS int) (Verdict, string) {
 	switch {
 	case e.Frames >= 2 && e.MedianGap < MinGap(maxFPS):
 		return Attack, ReasonBurst
-	case e.NonPlanarity < PlanarTolerance && e.Parallax < ParallaxTolerance:
+	case e.NonPlanarity < PlanarTolerance && e.Parallax < ParallaxTolerance &&
+		!(e.TextureParallax >= TextureParallaxTolerance): // NaN is no evidence
 		return Inconclusive, ReasonPlanar
 	}
 	return Live, ""

@@ -1,8 +1,9 @@
 // Package pad decides whether a stream of camera frames shows a live,
 // three-dimensional head or one flat image moved in front of the camera
 // (a print, a screen, an injected still), from the 68 face landmarks of the
-// frames and the times the server received them. It is pure computation:
-// no models, no I/O, no clock of its own.
+// frames, small crops of their faces' texture (TextureParallax) and the
+// times the server received them. It is pure computation: no models, no
+// I/O, no clock of its own.
 package pad
 
 import (

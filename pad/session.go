@@ -81,12 +81,7 @@ func Decide(frames []Frame, maxFPS int) (Verdict, string) {
 	}
 	var motion, sim float64
 	for i := 1; i < n; i++ {
-		a, b := &frames[i-1].Landmarks, &frames[i].Landmarks
-		var d float64
-		for k := range a {
-			d += math.Hypot(float64(a[k].X-b[k].X), float64(a[k].Y-b[k].Y))
-		}
-		motion += d / float64(len(a)) / interOcular(a)
+		motion += landmarkMotion(&frames[i-1].Landmarks, &frames[i].Landmarks)
 		sim += float64(engine.Similarity(frames[i-1].Embedding, frames[i].Embedding))
 	}
 	motion /= float64(n - 1)
@@ -95,6 +90,16 @@ func Decide(frames []Frame, maxFPS int) (Verdict, string) {
 		return Attack, ReasonStatic
 	}
 	return Judge(Measure(frames), maxFPS)
+}
+
+// landmarkMotion is the mean displacement of the landmarks from a to b, in
+// a's eye distances.
+func landmarkMotion(a, b *engine.Landmarks) float64 {
+	var d float64
+	for k := range a {
+		d += math.Hypot(float64(a[k].X-b[k].X), float64(a[k].Y-b[k].Y))
+	}
+	return d / float64(len(a)) / interOcular(a)
 }
 
 // Action is what a session does after a new usable frame.

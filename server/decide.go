@@ -135,7 +135,7 @@ func (ss *session) processFrame(ctx context.Context, frame []byte) (map[string]a
 	}
 	ss.good = append(ss.good, goodFrame{
 		embedding: f.Embedding, liveness: f.Liveness, scored: scored, landmarks: f.Landmarks, age: f.AgeFrame(),
-		yaw: f.Quality.Yaw, at: ss.frameAt,
+		patch: engine.FacePatch(img, f.Box), yaw: f.Quality.Yaw, at: ss.frameAt,
 	})
 	if len(ss.good) > pad.MaxFrames { // the newest frames are the evidence
 		ss.good = append(ss.good[:0], ss.good[len(ss.good)-pad.MaxFrames:]...)
@@ -388,11 +388,13 @@ func judgeLiveness(frames []goodFrame, maxFPS int) (pad.Verdict, string) {
 	return pad.Decide(padFrames(frames), maxFPS)
 }
 
-// padFrames is what pad needs of the good frames.
+// padFrames is what pad needs of the good frames; each frame's texture
+// memo is the good frame's own, so a frame is aligned once per session.
 func padFrames(frames []goodFrame) []pad.Frame {
 	out := make([]pad.Frame, len(frames))
 	for i, g := range frames {
-		out[i] = pad.Frame{Landmarks: g.landmarks, At: g.at, Liveness: g.liveness, Unscored: !g.scored, Embedding: g.embedding}
+		out[i] = pad.Frame{Landmarks: g.landmarks, At: g.at, Liveness: g.liveness, Unscored: !g.scored,
+			Embedding: g.embedding, Patch: g.patch, Memo: &frames[i].tex}
 	}
 	return out
 }

@@ -33,7 +33,7 @@ func goodFrames(t *testing.T, frames [][]byte) []goodFrame {
 			continue
 		}
 		out = append(out, goodFrame{embedding: faces[0].Embedding, liveness: faces[0].Liveness,
-			scored: pad.Scored(len(out)), landmarks: faces[0].Landmarks,
+			scored: pad.Scored(len(out)), landmarks: faces[0].Landmarks, patch: engine.FacePatch(img, faces[0].Box),
 			yaw: faces[0].Quality.Yaw, at: t0.Add(time.Duration(i) * 100 * time.Millisecond)}) // 10 fps
 	}
 	return out

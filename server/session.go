@@ -73,6 +73,8 @@ type goodFrame struct {
 	embedding []float32
 	liveness  float32 // when scored (pad.Scored)
 	scored    bool
+	patch     engine.Patch    // the face's texture, for pad.TextureParallax
+	tex       pad.TextureMemo // what pad.TextureParallax found for this frame
 	landmarks engine.Landmarks
 	age       engine.AgeFrame
 	yaw       float32
