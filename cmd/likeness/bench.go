@@ -76,7 +76,7 @@ type indexResult struct {
 	SearchProcs   int      `json:"searchProcs,omitempty"`     // cores the timed searches could use
 	CPUP50Ms      float64  `json:"cpuP50Ms,omitempty"`        // build "memory": process CPU time per search
 	CPUP99Ms      float64  `json:"cpuP99Ms,omitempty"`        //
-	BuildCPU      float64  `json:"buildCpuSeconds,omitempty"` // build "memory": CPU time of the Add calls
+	BuildCPU      float64  `json:"buildCpuSeconds,omitempty"` // build "memory": CPU time of the AddBatch calls
 	// Serving is searches while one writer enrolls and erases (build "memory").
 	Serving *servingResult `json:"serving,omitempty"`
 }
