@@ -98,10 +98,21 @@ func (l *loader) add(ctx context.Context, id string, plain []byte) error {
 		}
 	}
 	l.dim = dim
-	l.ids = append(l.ids, id)
-	for i := range dim {
-		l.vecs = append(l.vecs, math.Float32frombits(binary.LittleEndian.Uint32(plain[4*i:])))
+	n := len(l.vecs)
+	if n+dim > cap(l.vecs) {
+		// Room for a whole batch, and the old array overwritten: growing
+		// by append would leave copies of templates behind.
+		grown := make([]float32, n, max(n+dim, loadBatch*dim))
+		copy(grown, l.vecs)
+		clear(l.vecs)
+		l.vecs = grown
 	}
+	l.vecs = l.vecs[:n+dim]
+	v := l.vecs[n:]
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(plain[4*i:]))
+	}
+	l.ids = append(l.ids, id)
 	return nil
 }
 
