@@ -12,8 +12,8 @@ import (
 // 512-dimensional vector, under the lock. AddBatch encodes its rows in
 // parallel before taking the lock, and writes the signs of up to 64 new
 // slots sharing a word of every column at once: the 64 × 64 bit matrix of
-// their signs on 64 components is transposed in registers, and each
-// column's word is written once.
+// their signs on 64 components is transposed (six rounds of block swaps),
+// and each column's word is written once.
 
 const (
 	encodePer = 256  // rows per goroutine encoding a batch, at least
