@@ -47,6 +47,11 @@ func TestLoader(t *testing.T) {
 			if err := l.add(ctx, id, plain(tmpls[i])); err != nil {
 				t.Fatal(err)
 			}
+			// The buffer grows with the batch: a collection of a few faces
+			// does not hold a whole batch's memory.
+			if i == 9 && cap(l.vecs) > loadBatch*dim/16 {
+				t.Fatalf("%d components' room for 10 templates", cap(l.vecs))
+			}
 		}
 		if err := l.flush(ctx); err != nil {
 			t.Fatal(err)

@@ -100,9 +100,10 @@ func (l *loader) add(ctx context.Context, id string, plain []byte) error {
 	l.dim = dim
 	n := len(l.vecs)
 	if n+dim > cap(l.vecs) {
-		// Room for a whole batch, and the old array overwritten: growing
-		// by append would leave copies of templates behind.
-		grown := make([]float32, n, max(n+dim, loadBatch*dim))
+		// Doubled up to a whole batch (a collection with few faces keeps a
+		// small buffer), and the old array overwritten: growing by append
+		// would leave copies of templates behind.
+		grown := make([]float32, n, max(n+dim, min(2*cap(l.vecs), loadBatch*dim), 64*dim))
 		copy(grown, l.vecs)
 		clear(l.vecs)
 		l.vecs = grown
@@ -448,6 +449,7 @@ func (db *DB) loadRange(ctx context.Context, keys map[string]loadKey, from, to i
 		plain     []byte
 	)
 	loaders := map[string]*loader{} // by collection
+	buffered := 0                   // templates in the loaders
 	defer func() {
 		clear(plain)
 		for _, l := range loaders {
@@ -474,6 +476,19 @@ func (db *DB) loadRange(ctx context.Context, keys map[string]loadKey, from, to i
 		}
 		if err := l.add(ctx, id, plain); err != nil {
 			return err
+		}
+		if buffered++; buffered == loadBatch {
+			buffered = 0
+			if len(loaders) > 1 {
+				// Faces of several collections: at most a batch in all is
+				// held, and the buffers go (they grow as they fill).
+				for _, l := range loaders {
+					if err := l.flush(ctx); err != nil {
+						return err
+					}
+					l.ids, l.vecs = nil, nil
+				}
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
