@@ -656,13 +656,18 @@ func TestReopen(t *testing.T) {
 	f := newFixture(t)
 	db := f.open(t)
 	a, secA := mustApp(t, db, "A")
+	b, _ := mustApp(t, db, "B")
 	r := rand.New(rand.NewPCG(7, 8))
-	var faces []*likeness.Face
-	var tmpls [][]float32
+	var faces, facesB []*likeness.Face
+	var tmpls, tmplsB [][]float32
 	for range 10 {
 		tm := randTemplate(r, 256)
 		tmpls = append(tmpls, tm)
 		faces = append(faces, mustEnroll(t, db, a.ID, tm))
+		// B's faces, of another dimension, between A's in the table.
+		tm = randTemplate(r, 128)
+		tmplsB = append(tmplsB, tm)
+		facesB = append(facesB, mustEnroll(t, db, b.ID, tm))
 	}
 	if err := db.DeleteFace(ctx, a.ID, faces[3].FacialID, likeness.ReasonAPI); err != nil {
 		t.Fatal(err)
@@ -679,8 +684,13 @@ func TestReopen(t *testing.T) {
 	}
 
 	db = f.open(t)
-	if db.Index().Len(a.CollectionID) != 9 {
-		t.Fatalf("reloaded index holds %d faces, want 9", db.Index().Len(a.CollectionID))
+	if db.Index().Len(a.CollectionID) != 9 || db.Index().Len(b.CollectionID) != 10 {
+		t.Fatalf("reloaded index holds %d and %d faces, want 9 and 10", db.Index().Len(a.CollectionID), db.Index().Len(b.CollectionID))
+	}
+	for i, tm := range tmplsB {
+		if m, err := db.Search(ctx, b.ID, tm, 1); err != nil || m[0].FacialID != facesB[i].FacialID {
+			t.Fatalf("B's face %d: %+v, %v", i, m, err)
+		}
 	}
 	for i, tm := range tmpls {
 		m, err := db.Search(ctx, a.ID, tm, 1)

@@ -12,7 +12,6 @@ import (
 	"maps"
 	"math"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,8 +29,9 @@ import (
 const (
 	// indexTimeout bounds one index call made after a commit.
 	indexTimeout = 30 * time.Second
-	// loadBatch is how many templates a loader worker decrypts at a time.
-	loadBatch = 256
+	// loadBatch is how many templates a loader worker decrypts and adds
+	// to the index at a time.
+	loadBatch = 4096
 	// secretInfo labels the collection secret derived from the data key.
 	secretInfo = "likeness vector-index collection secret v1\x00"
 )
@@ -46,6 +46,7 @@ type indexer struct {
 	vi       likeness.VectorIndex
 	own      bool            // the store made vi and closes it
 	embedded *vecindex.Index // vi's index when it is the in-process one
+	bulk     batchAdder      // vi when it adds many templates in one call
 	log      *slog.Logger
 
 	mu      sync.Mutex
@@ -61,7 +62,83 @@ func newIndexer(db *DB, vi likeness.VectorIndex, log *slog.Logger) *indexer {
 	if v, ok := x.vi.(*vecindex.Vectors); ok {
 		x.embedded = v.Index()
 	}
+	x.bulk, _ = x.vi.(batchAdder)
 	return x
+}
+
+// batchAdder is an index that adds many templates in one call (the
+// embedded one: vecindex.Vectors.AddBatch), as many Add calls in order
+// would, and stores none of them when it refuses one.
+type batchAdder interface {
+	AddBatch(ctx context.Context, collection string, ids []string, vecs []float32) error
+}
+
+// loader collects the decrypted templates of one collection and adds them
+// to the index loadBatch at a time: in one call when the index takes
+// batches, else one Add each.
+type loader struct {
+	x          *indexer
+	collection string
+	ids        []string
+	vecs       []float32 // the templates of ids, one after another
+	dim        int
+}
+
+// add decodes the template of face id (plain, little-endian float32s) into
+// the batch, adding the batch first when it is full or the template's
+// dimension differs from the batch's.
+func (l *loader) add(ctx context.Context, id string, plain []byte) error {
+	if len(plain) == 0 || len(plain)%4 != 0 {
+		return fmt.Errorf("sqlite: template of face %s: %d bytes", id, len(plain))
+	}
+	dim := len(plain) / 4
+	if len(l.ids) == loadBatch || (len(l.ids) > 0 && dim != l.dim) {
+		if err := l.flush(ctx); err != nil {
+			return err
+		}
+	}
+	l.dim = dim
+	n := len(l.vecs)
+	if n+dim > cap(l.vecs) {
+		// Doubled up to a whole batch (a collection with few faces keeps a
+		// small buffer), and the old array overwritten: growing by append
+		// would leave copies of templates behind.
+		grown := make([]float32, n, max(n+dim, min(2*cap(l.vecs), loadBatch*dim), 64*dim))
+		copy(grown, l.vecs)
+		clear(l.vecs)
+		l.vecs = grown
+	}
+	l.vecs = l.vecs[:n+dim]
+	v := l.vecs[n:]
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(plain[4*i:]))
+	}
+	l.ids = append(l.ids, id)
+	return nil
+}
+
+// flush adds the batch to the index and overwrites it.
+func (l *loader) flush(ctx context.Context) error {
+	if len(l.ids) == 0 {
+		return nil
+	}
+	defer func() {
+		clear(l.vecs)
+		clear(l.ids)
+		l.ids, l.vecs = l.ids[:0], l.vecs[:0]
+	}()
+	if l.x.bulk != nil {
+		if err := l.x.bulk.AddBatch(ctx, l.collection, l.ids, l.vecs); err != nil {
+			return fmt.Errorf("sqlite: templates of collection %s: %w", l.collection, err)
+		}
+		return nil
+	}
+	for i, id := range l.ids {
+		if err := l.x.vi.Add(ctx, l.collection, id, l.vecs[i*l.dim:(i+1)*l.dim]); err != nil {
+			return fmt.Errorf("sqlite: template of face %s (collection %s): %w", id, l.collection, err)
+		}
+	}
+	return nil
 }
 
 func bg() (context.Context, context.CancelFunc) {
@@ -370,9 +447,15 @@ func (db *DB) loadRange(ctx context.Context, keys map[string]loadKey, from, to i
 		appID, id string
 		sealed    sql.RawBytes // the driver's buffer, valid until Next
 		plain     []byte
-		tmpl      []float32
 	)
-	defer func() { clear(plain); clear(tmpl) }()
+	loaders := map[string]*loader{} // by collection
+	buffered := 0                   // templates in the loaders
+	defer func() {
+		clear(plain)
+		for _, l := range loaders {
+			clear(l.vecs)
+		}
+	}()
 	for rows.Next() {
 		if err := rows.Scan(&appID, &id, &sealed); err != nil {
 			return fmt.Errorf("sqlite: load index: %w", err)
@@ -381,36 +464,42 @@ func (db *DB) loadRange(ctx context.Context, keys map[string]loadKey, from, to i
 		if !ok {
 			continue // an application being deleted
 		}
-		var err error
-		plain, err = k.open.Open(plain[:0], sealed, templateAAD(appID, id))
+		p, err := k.open.Open(plain[:0], sealed, templateAAD(appID, id))
 		if err != nil {
 			return fmt.Errorf("sqlite: template of face %s (application %s): %w", id, appID, err)
 		}
-		tmpl, err = decodeInto(tmpl, plain)
-		if err == nil {
-			err = db.index.vi.Add(ctx, k.collection, id, tmpl)
+		plain = p
+		l := loaders[k.collection]
+		if l == nil {
+			l = &loader{x: db.index, collection: k.collection}
+			loaders[k.collection] = l
 		}
-		if err != nil {
-			return fmt.Errorf("sqlite: template of face %s (application %s): %w", id, appID, err)
+		if err := l.add(ctx, id, plain); err != nil {
+			return err
+		}
+		if buffered++; buffered == loadBatch {
+			buffered = 0
+			if len(loaders) > 1 {
+				// Faces of several collections: at most a batch in all is
+				// held, and the buffers go (they grow as they fill).
+				for _, l := range loaders {
+					if err := l.flush(ctx); err != nil {
+						return err
+					}
+					l.ids, l.vecs = nil, nil
+				}
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sqlite: load index: %w", err)
 	}
+	for _, l := range loaders {
+		if err := l.flush(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
-}
-
-// decodeInto decodes a template (little-endian float32s) into buf.
-func decodeInto(buf []float32, b []byte) ([]float32, error) {
-	if len(b) == 0 || len(b)%4 != 0 {
-		return buf, fmt.Errorf("template of %d bytes", len(b))
-	}
-	n := len(b) / 4
-	buf = slices.Grow(buf[:0], n)[:n]
-	for i := range buf {
-		buf[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return buf, nil
 }
 
 // sealedTemplate is one row for the loader.
@@ -457,7 +546,7 @@ func (db *DB) loadTemplates(ctx context.Context, appID, collection string, only 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []sealedTemplate, 4)
+	batches := make(chan []sealedTemplate, 1)
 	errc := make(chan error, runtime.GOMAXPROCS(0)+1)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
@@ -514,22 +603,25 @@ func (db *DB) loadTemplates(ctx context.Context, appID, collection string, only 
 
 // addSealed opens and indexes a batch of sealed templates.
 func (db *DB) addSealed(ctx context.Context, appID, collection string, key []byte, b []sealedTemplate) error {
+	o, err := crypt.NewOpener(key)
+	if err != nil {
+		return err
+	}
+	l := &loader{x: db.index, collection: collection}
+	defer func() { clear(l.vecs) }()
+	var plain []byte
+	defer func() { clear(plain) }()
 	for _, t := range b {
-		plain, err := crypt.Open(key, t.sealed, templateAAD(appID, t.id))
+		p, err := o.Open(plain[:0], t.sealed, templateAAD(appID, t.id))
 		if err != nil {
 			return fmt.Errorf("sqlite: template of face %s (application %s): %w", t.id, appID, err)
 		}
-		tmpl, err := decodeTemplate(plain)
-		clear(plain)
-		if err == nil {
-			err = db.index.vi.Add(ctx, collection, t.id, tmpl)
-			clear(tmpl)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: template of face %s (application %s): %w", t.id, appID, err)
+		plain = p
+		if err := l.add(ctx, t.id, plain); err != nil {
+			return err
 		}
 	}
-	return nil
+	return l.flush(ctx)
 }
 
 // journalSQL is the statement that journals op (with a new seq, replacing

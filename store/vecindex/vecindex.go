@@ -62,6 +62,7 @@ type Index struct {
 	cols  map[string]*coll
 	pool  sync.Pool      // *scratch
 	encs  sync.Pool      // *encoded
+	bulk  sync.Pool      // *batch
 	hints map[string]int // Reserve for collections not made yet
 	cands int            // candidates the sign scan keeps at least (minCands)
 	procs int            // goroutines searching a large collection; 0: GOMAXPROCS at the time
@@ -112,6 +113,7 @@ func New() *Index {
 	ix := &Index{cols: make(map[string]*coll), hints: make(map[string]int), cands: minCands, simd: true}
 	ix.pool.New = func() any { return new(scratch) }
 	ix.encs.New = func() any { return new(encoded) }
+	ix.bulk.New = func() any { return new(batch) }
 	return ix
 }
 
@@ -145,10 +147,21 @@ func largest(v []float32) (float64, error) {
 	if len(v) == 0 {
 		return 0, fmt.Errorf("vecindex: empty vector")
 	}
-	var top uint32 // the largest |x| as bits: ordered like the values
-	for _, x := range v {
-		top = max(top, math.Float32bits(x)&^(1<<31))
+	// The largest |x| as bits (ordered like the values), four lanes at a
+	// time so that the comparisons do not wait for each other.
+	var t0, t1, t2, t3 uint32
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		x := (*[4]float32)(v[i:])
+		t0 = max(t0, math.Float32bits(x[0])&^(1<<31))
+		t1 = max(t1, math.Float32bits(x[1])&^(1<<31))
+		t2 = max(t2, math.Float32bits(x[2])&^(1<<31))
+		t3 = max(t3, math.Float32bits(x[3])&^(1<<31))
 	}
+	for _, x := range v[i:] {
+		t0 = max(t0, math.Float32bits(x)&^(1<<31))
+	}
+	top := max(t0, t1, t2, t3)
 	switch {
 	case top >= 0x7f800000:
 		return 0, fmt.Errorf("vecindex: vector has a non-finite component")
@@ -222,38 +235,54 @@ func (ix *Index) Add(collection, id string, v []float32) error {
 	key := keyOf(id)
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	c := ix.cols[collection]
-	if c == nil {
-		c = newColl(len(v), ix.hints[collection])
-		delete(ix.hints, collection)
-		ix.cols[collection] = c
-	}
-	if len(v) != c.dim {
-		return fmt.Errorf("vecindex: vector has dimension %d, collection has %d", len(v), c.dim)
+	c, err := ix.collFor(collection, len(v))
+	if err != nil {
+		return err
 	}
 	i, pos := c.find(key)
 	if i < 0 {
-		if (c.n+1)*10 > len(c.table)*7 {
-			c.rehash(2 * (c.n + 1))
-			_, pos = c.find(key)
-		}
-		if c.n == len(c.chunks)*chunkLen {
-			c.chunks = append(c.chunks, &chunk{
-				cols:  make([]uint64, c.dim*chunkWords),
-				code:  make([]byte, chunkLen*c.codeLen),
-				scale: make([]float32, chunkLen),
-				keys:  make([]uuidKey, chunkLen),
-			})
-		}
-		i = c.n
-		c.n++
-		c.setKey(i, key)
-		c.table[pos] = int32(i + 1)
-		c.put(i, e, true)
+		c.put(c.addSlot(key, pos), e, true)
 		return nil
 	}
 	c.put(i, e, false)
 	return nil
+}
+
+// collFor returns the collection for vectors of dim dimensions, made when
+// it does not exist; ix.mu is held for writing.
+func (ix *Index) collFor(collection string, dim int) (*coll, error) {
+	c := ix.cols[collection]
+	if c == nil {
+		c = newColl(dim, ix.hints[collection])
+		delete(ix.hints, collection)
+		ix.cols[collection] = c
+	}
+	if dim != c.dim {
+		return nil, fmt.Errorf("vecindex: vector has dimension %d, collection has %d", dim, c.dim)
+	}
+	return c, nil
+}
+
+// addSlot appends an empty slot for k, which find placed at table position
+// pos, and returns it; the table and the chunks grow as needed.
+func (c *coll) addSlot(k slotKey, pos int) int {
+	if (c.n+1)*10 > len(c.table)*7 {
+		c.rehash(2 * (c.n + 1))
+		_, pos = c.find(k)
+	}
+	if c.n == len(c.chunks)*chunkLen {
+		c.chunks = append(c.chunks, &chunk{
+			cols:  make([]uint64, c.dim*chunkWords),
+			code:  make([]byte, chunkLen*c.codeLen),
+			scale: make([]float32, chunkLen),
+			keys:  make([]uuidKey, chunkLen),
+		})
+	}
+	i := c.n
+	c.n++
+	c.setKey(i, k)
+	c.table[pos] = int32(i + 1)
+	return i
 }
 
 // setKey stores the ID of slot i.
@@ -270,39 +299,66 @@ func (c *coll) setKey(i int, k slotKey) {
 	}
 }
 
-// encode quantises v (of largest absolute component maxAbs) into e, in
-// one pass: components, sign bits, and the sums the scale needs.
+// encode quantises v (of largest absolute component maxAbs) into e.
 func (e *encoded) encode(v []float32, maxAbs float64) {
 	groups := (len(v) + 3) / 4
 	e.code = slices.Grow(e.code[:0], 3*groups)[:3*groups]
 	words := (len(v) + 63) / 64
 	e.signs = slices.Grow(e.signs[:0], words)[:words]
-	clear(e.signs)
+	e.scale = encodeInto(e.code, e.signs, v, maxAbs)
+}
+
+// encodeInto quantises v (of largest absolute component maxAbs) in one
+// pass: its 6-bit components into code (3 bytes per 4 components), its sign
+// bits into signs ((len(v)+63)/64 words, overwritten), and the sums the
+// scale needs; it returns the scale. Four components at a time, each with
+// its own sums, so that the additions do not wait for each other.
+func encodeInto(code []byte, signs []uint64, v []float32, maxAbs float64) float32 {
+	groups := (len(v) + 3) / 4
+	code = code[:3*groups]
+	signs = signs[:(len(v)+63)/64]
 	s := float32(levels / maxAbs)
-	var vv, vn float64 // Σ v², Σ v·component
+	var vv0, vv1, vv2, vv3 float64 // Σ v²
+	var vn0, vn1, vn2, vn3 float64 // Σ v·component
+	var sw uint64                  // sign bits of the current 64 components
+	var tail [4]float32            // the last components, padded with zeros
 	for g := range groups {
-		var w uint32
-		for t := range 4 {
-			var n int32
-			if d := 4*g + t; d < len(v) {
-				b := math.Float32bits(v[d])
-				e.signs[d/64] |= uint64(b>>31^1) << (d % 64)
-				r := v[d] * s
-				// Round half away from zero without a branch: add ±0.5, truncate.
-				r += math.Float32frombits(b&(1<<31) | 0x3f000000)
-				n = int32(r)
-				x := float64(v[d])
-				vv += x * x
-				vn += x * float64(n)
-			}
-			w |= uint32(n+32) << (6 * t)
+		var x *[4]float32
+		if 4*g+4 <= len(v) {
+			x = (*[4]float32)(v[4*g:])
+		} else {
+			copy(tail[:], v[4*g:])
+			x = &tail
 		}
-		e.code[3*g], e.code[3*g+1], e.code[3*g+2] = byte(w), byte(w>>8), byte(w>>16)
+		b0, b1, b2, b3 := math.Float32bits(x[0]), math.Float32bits(x[1]), math.Float32bits(x[2]), math.Float32bits(x[3])
+		n0, n1, n2, n3 := round6(x[0], b0, s), round6(x[1], b1, s), round6(x[2], b2, s), round6(x[3], b3, s)
+		f0, f1, f2, f3 := float64(x[0]), float64(x[1]), float64(x[2]), float64(x[3])
+		vv0, vv1, vv2, vv3 = vv0+f0*f0, vv1+f1*f1, vv2+f2*f2, vv3+f3*f3
+		vn0, vn1, vn2, vn3 = vn0+f0*float64(n0), vn1+f1*float64(n1), vn2+f2*float64(n2), vn3+f3*float64(n3)
+		w := uint32(n0+32) | uint32(n1+32)<<6 | uint32(n2+32)<<12 | uint32(n3+32)<<18
+		code[3*g], code[3*g+1], code[3*g+2] = byte(w), byte(w>>8), byte(w>>16)
+		// A set bit: a component that is not negative.
+		nib := (b0>>31 | b1>>31<<1 | b2>>31<<2 | b3>>31<<3) ^ 15
+		sw |= uint64(nib) << (4 * g % 64)
+		if 4*g%64 == 60 || g == groups-1 {
+			signs[4*g/64] = sw
+			sw = 0
+		}
 	}
+	if r := len(v) % 64; r != 0 {
+		signs[len(signs)-1] &= 1<<r - 1 // not the padding's
+	}
+	clear(tail[:])
 	// cosine(p, v) ≈ p·c / (v̂·c) for the components c: exactly 1 for the
 	// vector itself, and the rounding errors' own length does not shrink
 	// every similarity as dividing by |c| would (by ~4×10⁻⁴ at 6 bits).
-	e.scale = float32(math.Sqrt(vv) / vn)
+	return float32(math.Sqrt((vv0+vv1)+(vv2+vv3)) / ((vn0 + vn1) + (vn2 + vn3)))
+}
+
+// round6 returns x·s (x's bits b) rounded half away from zero, without a
+// branch: ±0.5 added, then truncated.
+func round6(x float32, b uint32, s float32) int32 {
+	return int32(float32(x*s) + math.Float32frombits(b&(1<<31)|0x3f000000))
 }
 
 // wipe overwrites the encoded vector.
