@@ -27,20 +27,29 @@ const (
 	ReasonMixed   = "mixed"   // the frames show different faces
 )
 
-// SameFace reports whether every pair of frames shows the same face
-// (engine.Matches on their embeddings). A stream that interleaves frames of
-// two faces — a still of one person with a live camera of another, the
-// live frames bringing motion and texture, the still the identity — is
-// refused by it: the session's template, the mean of every frame, would
-// otherwise lie between the two and match the still's person. Every pair,
-// not each frame against the mean, because the mean of such a mix is
-// close to both.
+// SameFace reports whether the frames show one face: every frame's
+// embedding matches (engine.Matches) at least half of the other frames'.
+// A stream that interleaves frames of two faces — a still of one person
+// with a live camera of another, the live frames bringing motion and
+// texture, the still the identity — is refused by it, whatever the mix:
+// the frames of whichever face is fewer match fewer than half of the
+// others. Without it the session's template, the mean of every frame,
+// lies between the two faces and matches the still's person. Not each
+// frame against the mean, because the mean of such a mix is close to
+// both; not every pair, because one person's head turned far one way and
+// then the other can fall under the threshold (its frames still match
+// the frames facing the camera, which are most of them).
 func SameFace(frames []Frame) bool {
+	n := len(frames)
 	for i := range frames {
-		for j := i + 1; j < len(frames); j++ {
-			if !engine.Matches(engine.Similarity(frames[i].Embedding, frames[j].Embedding)) {
-				return false
+		matched := 0
+		for j := range frames {
+			if j != i && engine.Matches(engine.Similarity(frames[i].Embedding, frames[j].Embedding)) {
+				matched++
 			}
+		}
+		if 2*matched < n-1 {
+			return false
 		}
 	}
 	return true
@@ -48,8 +57,8 @@ func SameFace(frames []Frame) bool {
 
 // Decide is the liveness decision over a session's frames: frames of
 // different faces (ReasonMixed), the passive model's median and a
-// two-thirds vote over the scored frames (ReasonPassive), identical frames (ReasonStatic), then
-// Judge on the frames' motion and timing.
+// two-thirds vote over the scored frames (ReasonPassive), identical frames
+// (ReasonStatic), then Judge on the frames' motion and timing.
 func Decide(frames []Frame, maxFPS int) (Verdict, string) {
 	n := len(frames)
 	if n == 0 {

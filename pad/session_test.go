@@ -58,6 +58,29 @@ func TestNext(t *testing.T) {
 		}
 		return fr
 	}
+	// Another face in two frames of every three: the fewer frames are the
+	// enrolled person's still, and they are refused all the same.
+	mostlyOther := mixed(1)
+	for i := range mostlyOther {
+		if i%3 == 0 {
+			mostlyOther[i].Embedding = unit(i)
+		}
+	}
+	// One person turning the head far left and far right: the two extremes
+	// do not match each other, each matches the frames facing the camera.
+	turning := mk(31, 100*time.Millisecond, 1, moving)
+	for i := range turning {
+		v := make([]float32, 8)
+		switch i % 5 {
+		case 1:
+			v[0], v[6] = 0.6, 0.8
+		case 3:
+			v[0], v[6] = 0.6, -0.8
+		default:
+			continue
+		}
+		turning[i].Embedding = v
+	}
 	// The passive model on every other frame (Scored): the others' scores
 	// are not looked at, whatever they hold.
 	sampled := func(scored, unscored float32) []Frame {
@@ -90,6 +113,8 @@ func TestNext(t *testing.T) {
 		{"passive refuses the scored frames", sampled(0.2, 1), false, Refuse, ReasonPassive},
 		{"no frame scored", unscored, false, Collect, ""},
 		{"two faces, one in two", mixed(2), false, Refuse, ReasonMixed},
+		{"two faces, the other in two of three", mostlyOther, false, Refuse, ReasonMixed},
+		{"one face turned far both ways", turning, false, Accept, ""},
 		{"two faces, one in three", mixed(3), false, Refuse, ReasonMixed},
 		{"two faces, one in ten", mixed(10), false, Refuse, ReasonMixed},
 		{"two faces, strict", mixed(3), true, Refuse, ReasonMixed},

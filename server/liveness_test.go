@@ -226,3 +226,26 @@ func TestParsePrompts(t *testing.T) {
 		}
 	}
 }
+
+// TestSameFaceOnLiveClips: every window a session may decide on, of live
+// clips of one person who moves and turns the head (the faces set's clip
+// turns up to 40° both ways), shows one face (pad.SameFace). The load
+// benchmark, whose clients start the clip anywhere, found sessions refused
+// as two faces when every pair of frames had to match.
+func TestSameFaceOnLiveClips(t *testing.T) {
+	for _, name := range []string{"live_lmm_hamilton_640x480.mjpeg"} {
+		g := goodFrames(t, clip(t, name))
+		fr := padFrames(append(g, g...)) // looping, as clients do
+		bad := 0
+		for n := pad.MinFrames; n <= pad.MaxFrames; n += 5 {
+			for i := 0; i < len(g); i++ {
+				if !pad.SameFace(fr[i : i+n]) {
+					bad++
+				}
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d windows judged to show two faces", name, bad)
+		}
+	}
+}
