@@ -481,25 +481,11 @@ func alignPlane(px []tpix, im *fimage, h homography) (homography, float64, bool)
 		sd[i] = [8]float64{gx * x, gx * y, gx, gy * x, gy * y, gy, -gx*x*x - gy*x*y, -gx*x*y - gy*y*y}
 		w[i] = 1
 	}
+	at := func(p *tpix) (float64, float64) { return h.apply(p.x, p.y) }
 	for it := 0; it < textureIters; it++ {
-		inside := 0
-		for i, p := range px {
-			x, y := h.apply(p.x, p.y)
-			iw[i], valid[i] = im.at(x, y)
-			if valid[i] {
-				inside++
-			} else {
-				w[i] = 0
-			}
-		}
-		if inside < n/2 {
+		if !residuals(px, im, at, tv, iw, w, e, valid) {
 			return h, 0, false
 		}
-		g, o := photometric(tv, iw, w)
-		for i := range e {
-			e[i] = g*iw[i] + o - tv[i]
-		}
-		huber(e, w, valid)
 		var a [8][8]float64
 		var b [8]float64
 		for i := range px {
@@ -541,6 +527,32 @@ func alignPlane(px []tpix, im *fimage, h homography) (homography, float64, bool)
 	return h, correlation(tv, iw, valid), true
 }
 
+// residuals samples im where at puts each template pixel (a pixel that
+// falls outside gets weight 0), fits the brightness gain and offset, and
+// leaves the residuals in e and their Huber weights in w; false when fewer
+// than half the pixels fall inside.
+func residuals(px []tpix, im *fimage, at func(p *tpix) (float64, float64), tv, iw, w, e []float64, valid []bool) bool {
+	inside := 0
+	for i := range px {
+		x, y := at(&px[i])
+		iw[i], valid[i] = im.at(x, y)
+		if valid[i] {
+			inside++
+		} else {
+			w[i] = 0
+		}
+	}
+	if inside < len(px)/2 {
+		return false
+	}
+	g, o := photometric(tv, iw, w)
+	for i := range e {
+		e[i] = g*iw[i] + o - tv[i]
+	}
+	huber(e, w, valid)
+	return true
+}
+
 // alignShift finds, by inverse-compositional Gauss-Newton with a brightness
 // gain and offset and Huber weights, the shift t such that the template's
 // pixel x is at h(x + t) in im, starting from t.
@@ -551,25 +563,11 @@ func alignShift(px []tpix, im *fimage, h homography, t [2]float64) ([2]float64, 
 	for i, p := range px {
 		tv[i], w[i] = p.v, 1
 	}
+	at := func(p *tpix) (float64, float64) { return h.apply(p.x+t[0], p.y+t[1]) }
 	for it := 0; it < textureIters; it++ {
-		inside := 0
-		for i, p := range px {
-			x, y := h.apply(p.x+t[0], p.y+t[1])
-			iw[i], valid[i] = im.at(x, y)
-			if valid[i] {
-				inside++
-			} else {
-				w[i] = 0
-			}
-		}
-		if inside < n/2 {
+		if !residuals(px, im, at, tv, iw, w, e, valid) {
 			return t, 0, false
 		}
-		g, o := photometric(tv, iw, w)
-		for i := range e {
-			e[i] = g*iw[i] + o - tv[i]
-		}
-		huber(e, w, valid)
 		var axx, axy, ayy, bx, by float64
 		for i, p := range px {
 			axx += w[i] * p.gx * p.gx

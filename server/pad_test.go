@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"image"
 	"image/jpeg"
 	"net/http"
 	"net/netip"
@@ -130,6 +131,33 @@ func TestPADCooldownOverWebSocket(t *testing.T) {
 	}
 }
 
+// enrollLive enrolls the faces set's live clip over the socket (payload
+// {"user": "lmm"}) and returns its Facial ID and the clip's frames.
+func enrollLive(t *testing.T, h *harness) (any, [][]byte) {
+	t.Helper()
+	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
+	c, _, err := h.dial(opEnroll, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.begin(opEnroll, map[string]any{"user": "lmm"})
+	res := c.stream(live)
+	if res["type"] != "result" {
+		t.Fatalf("live enrollment: %v", res)
+	}
+	return res["facialId"], live
+}
+
+// decodeFrame decodes one JPEG frame: the still an attacker starts from.
+func decodeFrame(t *testing.T, frame []byte) image.Image {
+	t.Helper()
+	img, err := jpeg.Decode(bytes.NewReader(frame))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
 // streamAttack streams frames as a program without a camera would, at
 // camera pace by the server's clock (the harness clock is advanced instead
 // of sleeping), and when prompted to turn carries on as before: a still
@@ -160,22 +188,8 @@ func streamAttack(h *harness, c *client, frames [][]byte) map[string]any {
 // token; live clips of the same and another person are accepted.
 func TestStillAttacksOverWebSocket(t *testing.T) {
 	h := newHarness(t, Limits{})
-	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
-	c, _, err := h.dial(opEnroll, testOrigin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.begin(opEnroll, map[string]any{"user": "lmm"})
-	res := c.stream(live)
-	if res["type"] != "result" {
-		t.Fatalf("live enrollment: %v", res)
-	}
-	enrolled := res["facialId"]
-
-	still, err := jpeg.Decode(bytes.NewReader(live[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	enrolled, live := enrollLive(t, h)
+	still := decodeFrame(t, live[0])
 	for _, level := range []string{likeness.LivenessStandard, likeness.LivenessStrict} {
 		h.setPolicy(map[string]any{"liveness": level})
 		species := eval.StillSpecies
@@ -340,19 +354,8 @@ func TestStillSittersOverWebSocket(t *testing.T) {
 // Whatever the mix, no token is issued for the enrolled person.
 func TestInterleavedFacesOverWebSocket(t *testing.T) {
 	h := newHarness(t, Limits{})
-	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
-	c, _, err := h.dial(opEnroll, testOrigin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.begin(opEnroll, map[string]any{"user": "lmm"})
-	if res := c.stream(live); res["type"] != "result" {
-		t.Fatalf("live enrollment: %v", res)
-	}
-	still, err := jpeg.Decode(bytes.NewReader(live[len(live)/2]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, live := enrollLive(t, h)
+	still := decodeFrame(t, live[len(live)/2])
 	stills := eval.StillAttack(still, eval.SpeciesShift, 40, 7)
 	other := nuaaClip(t, strangerClip)
 	for _, every := range []int{2, 3, 4, 10} { // one live frame in every 2, 3, 4, 10
@@ -389,19 +392,8 @@ func TestInterleavedFacesOverWebSocket(t *testing.T) {
 // refused with FACE_MISMATCH, never a token.
 func TestChallengeByAnotherFace(t *testing.T) {
 	h := newHarness(t, Limits{})
-	live := clip(t, "live_lmm_hamilton_640x480.mjpeg")
-	c, _, err := h.dial(opEnroll, testOrigin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.begin(opEnroll, map[string]any{"user": "lmm"})
-	if res := c.stream(live); res["type"] != "result" {
-		t.Fatalf("live enrollment: %v", res)
-	}
-	still, err := jpeg.Decode(bytes.NewReader(live[len(live)/2]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, live := enrollLive(t, h)
+	still := decodeFrame(t, live[len(live)/2])
 	left, right := turnedFramesOf(t, nuaaFrames(t, strangerClip), -26)
 	for _, level := range []string{likeness.LivenessStandard, likeness.LivenessStrict} {
 		t.Run(level, func(t *testing.T) {
