@@ -294,3 +294,23 @@ func farFrame(t *testing.T, frame []byte) []byte {
 	}
 	return out.Bytes()
 }
+
+// TestDecisionFPSDefault: admitted sessions are answered at four fifths of
+// the widget's frame rate, never under the 5 a second a liveness decision
+// needs (6 frames spanning 1 s); a configured rate is kept.
+func TestDecisionFPSDefault(t *testing.T) {
+	for _, tc := range []struct{ maxFPS, decision, want int }{
+		{0, 0, 8}, // the widget's default 10
+		{10, 0, 8},
+		{15, 0, 12},
+		{5, 0, 5}, // never under 5
+		{2, 0, 5},
+		{10, 10, 10}, // configured
+		{10, 6, 6},
+	} {
+		l := Limits{MaxFPS: tc.maxFPS, DecisionFPS: tc.decision}.withDefaults(2)
+		if l.DecisionFPS != tc.want {
+			t.Errorf("MaxFPS %d, DecisionFPS %d: default %d, want %d", tc.maxFPS, tc.decision, l.DecisionFPS, tc.want)
+		}
+	}
+}

@@ -92,11 +92,14 @@ type Limits struct {
 
 	// DecisionFPS is the frame rate at which an admitted session is
 	// answered: admission control admits only as many sessions as the
-	// engine's measured capacity answers at this rate (default MaxFPS, the
-	// widget's own pace). A liveness decision needs pad.MinFrames (6)
-	// frames spanning pad.MinSpan (1 s), which 5 a second give; a lower
-	// rate admits more sessions and lengthens each one's decision (at 7 a
-	// second, decision p99 was 0.1–0.3 s longer; docs/scale.md).
+	// engine's measured capacity answers at this rate. A liveness decision
+	// needs pad.MinFrames (6) frames spanning pad.MinSpan (1 s), which 5 a
+	// second give. The default is four fifths of MaxFPS, at least 5: 8 at
+	// the widget's 10, where the engine is busy nearly all the time and the
+	// decision takes as long as at 10 (quiet 2-core machine, `likeness
+	// bench load`: 71–78 frames/s answered instead of 60–62, decision p99
+	// 1.24–1.29 s against 1.19–1.29 s; at 7, p99 1.32–1.43 s for the same
+	// throughput; docs/BENCHMARKS.md).
 	DecisionFPS int
 
 	// MaxSessionsPerIP bounds the widget sessions one client address holds
@@ -130,7 +133,7 @@ func (l Limits) withDefaults(workers int) Limits {
 	def(&l.MaxSessions, 16*max(1, workers))
 	def(&l.MaxFrameBytes, 512<<10)
 	def(&l.MaxFPS, 10)
-	def(&l.DecisionFPS, l.MaxFPS)
+	def(&l.DecisionFPS, max(5, l.MaxFPS*4/5))
 	def(&l.EnrollFrames, 5)
 	def(&l.AuthFrames, 3)
 	defd(&l.IdleTimeout, 27*time.Second)
