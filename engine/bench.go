@@ -40,8 +40,9 @@ type Percentiles struct {
 
 // Bench times the engine on one encoded frame: the whole frame as a widget
 // session runs a usable one (decode; Analyze: detect, landmarks, quality;
-// Describe: align, embed, liveness) and each model's bare inference on the
-// same crops, runs times each after a warm-up. The frame must hold a face.
+// Describe: align, embed, liveness; FacePatch) and each model's bare
+// inference on the same crops, runs times each after a warm-up. The frame
+// must hold a face.
 func (e *Engine) Bench(ctx context.Context, frame []byte, runs int) (*BenchResult, error) {
 	if runs < 1 {
 		runs = 1
@@ -65,6 +66,7 @@ func (e *Engine) Bench(ctx context.Context, frame []byte, runs int) (*BenchResul
 		if err := e.Describe(ctx, img, &faces[0], WantEmbedding|WantLiveness); err != nil {
 			return nil, err
 		}
+		FacePatch(img, faces[0].Box) // the texture the session keeps (pad.TextureParallax)
 		if i >= 0 {
 			total = append(total, ms(time.Since(t0)))
 			decode = append(decode, ms(t1.Sub(t0)))
