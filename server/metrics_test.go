@@ -86,19 +86,26 @@ func TestMetricsAfterASession(t *testing.T) {
 	if res := c.stream(clip(t, "live_lmm_hamilton_640x480.mjpeg")); res["type"] != "result" {
 		t.Fatalf("enroll: %v", res)
 	}
-	var after map[string]float64
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		after = scrape(t, ms.URL)
-		if after[`likeness_sessions_open`] == 0 || time.Now().After(deadline) {
-			break
-		}
-	}
-	for series, want := range map[string]float64{
+	// The slot is freed before the reply and the outcome counted after it:
+	// wait for both (a scrape right after the result may precede either).
+	wants := map[string]float64{
 		`likeness_sessions_started_total{op="enroll"}`:              1,
 		`likeness_session_outcomes_total{op="enroll",outcome="ok"}`: 1,
 		`likeness_decision_seconds_count{op="enroll"}`:              1,
 		`likeness_sessions_open`:                                    0,
-	} {
+	}
+	var after map[string]float64
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		after = scrape(t, ms.URL)
+		done := true
+		for series, want := range wants {
+			done = done && after[series] == want
+		}
+		if done || time.Now().After(deadline) {
+			break
+		}
+	}
+	for series, want := range wants {
 		if after[series] != want {
 			t.Errorf("%s = %v, want %v", series, after[series], want)
 		}
