@@ -52,10 +52,12 @@ var arcfaceRef = [5]Point{
 	{38.2946, 51.6963}, {73.5318, 51.5014}, {56.0252, 71.7366}, {41.5493, 92.3655}, {70.7299, 92.2041},
 }
 
-// similarity fits the least-squares similarity transform (rotation, uniform
-// scale, translation; Umeyama without reflection) taking src onto dst, and
-// returns its inverse as a sampling map (dst pixel → src pixel).
-func similarity(src, dst [5]Point) affine {
+// FitSimilarity fits, by least squares, the similarity transform (rotation,
+// uniform scale, translation; Umeyama without reflection) taking the points
+// src onto dst (of the same length): d = [a -b; b a]·s + (tx, ty). spread is
+// the sum of the squared distances of src from its mean; when it is 0 (all
+// points at one place) a and b are 0.
+func FitSimilarity(src, dst []Point) (a, b, tx, ty, spread float64) {
 	var msx, msy, mdx, mdy float64
 	for i := range src {
 		msx += float64(src[i].X)
@@ -65,20 +67,25 @@ func similarity(src, dst [5]Point) affine {
 	}
 	n := float64(len(src))
 	msx, msy, mdx, mdy = msx/n, msy/n, mdx/n, mdy/n
-	var num1, num2, den float64
+	var num1, num2 float64
 	for i := range src {
 		sx, sy := float64(src[i].X)-msx, float64(src[i].Y)-msy
 		dx, dy := float64(dst[i].X)-mdx, float64(dst[i].Y)-mdy
 		num1 += sx*dx + sy*dy
 		num2 += sx*dy - sy*dx
-		den += sx*sx + sy*sy
+		spread += sx*sx + sy*sy
 	}
-	if den == 0 {
-		den = 1
+	if spread > 0 {
+		a, b = num1/spread, num2/spread
 	}
-	a, b := num1/den, num2/den // forward: d = [a -b; b a] s + t
-	tx := mdx - (a*msx - b*msy)
-	ty := mdy - (b*msx + a*msy)
+	return a, b, mdx - (a*msx - b*msy), mdy - (b*msx + a*msy), spread
+}
+
+// similarity fits the similarity transform taking src onto dst
+// (FitSimilarity) and returns its inverse as a sampling map (dst pixel →
+// src pixel).
+func similarity(src, dst [5]Point) affine {
+	a, b, tx, ty, _ := FitSimilarity(src[:], dst[:])
 	k := a*a + b*b
 	if k == 0 {
 		k = 1

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -218,4 +219,34 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("untyped error: %v", err)
 		}
 	})
+}
+
+// TestFitSimilarity: a known rotation, scale and shift is recovered from
+// the points it moved; points all at one place give no transform.
+func TestFitSimilarity(t *testing.T) {
+	src := []Point{{10, 20}, {50, 25}, {30, 60}, {12, 44}, {70, 70}}
+	const wa, wb, wtx, wty = 1.2 * 0.8, 1.2 * 0.6, 15.0, -7.0 // scale 1.2, rotation 36.87°
+	dst := make([]Point, len(src))
+	for i, p := range src {
+		x, y := float64(p.X), float64(p.Y)
+		dst[i] = Point{X: float32(wa*x - wb*y + wtx), Y: float32(wb*x + wa*y + wty)}
+	}
+	a, b, tx, ty, spread := FitSimilarity(src, dst)
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"a", a, wa}, {"b", b, wb}, {"tx", tx, wtx}, {"ty", ty, wty},
+	} {
+		if math.Abs(c.got-c.want) > 1e-4 {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if spread <= 0 {
+		t.Errorf("spread %v", spread)
+	}
+	same := []Point{{5, 5}, {5, 5}, {5, 5}}
+	if a, b, _, _, spread := FitSimilarity(same, src[:3]); a != 0 || b != 0 || spread != 0 {
+		t.Errorf("points at one place: a %v, b %v, spread %v; want 0", a, b, spread)
+	}
 }

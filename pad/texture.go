@@ -342,27 +342,11 @@ func speed(a, b *Frame) float64 {
 // the reference frame to f, as a map from the reference's patch pixels to
 // f's.
 func initialHomography(ref, f *Frame) (homography, bool) {
-	a, b := &ref.Landmarks, &f.Landmarks
-	var ax, ay, bx, by float64
-	for k := range a {
-		ax, ay = ax+float64(a[k].X), ay+float64(a[k].Y)
-		bx, by = bx+float64(b[k].X), by+float64(b[k].Y)
-	}
-	n := float64(len(a))
-	ax, ay, bx, by = ax/n, ay/n, bx/n, by/n
-	var sxx, c, s float64
-	for k := range a {
-		x, y := float64(a[k].X)-ax, float64(a[k].Y)-ay
-		u, v := float64(b[k].X)-bx, float64(b[k].Y)-by
-		sxx += x*x + y*y
-		c += x*u + y*v
-		s += x*v - y*u
-	}
-	if !(sxx > 1) {
+	c, s, tx, ty, spread := engine.FitSimilarity(ref.Landmarks[:], f.Landmarks[:]) // scale·cos, scale·sin
+	if !(spread > 1) {
 		return homography{}, false
 	}
-	c, s = c/sxx, s/sxx // scale·cos, scale·sin
-	sim := [9]float64{c, -s, bx - c*ax + s*ay, s, c, by - s*ax - c*ay, 0, 0, 1}
+	sim := [9]float64{c, -s, tx, s, c, ty, 0, 0, 1}
 	p0, p1 := &ref.Patch, &f.Patch
 	toImage := [9]float64{float64(p0.Scale), 0, float64(p0.X0), 0, float64(p0.Scale), float64(p0.Y0), 0, 0, 1}
 	s1 := float64(p1.Scale)
