@@ -415,7 +415,8 @@ func simulate(an []analysed, start int, strict bool, prompts []string) PADSessio
 			continue
 		}
 		frames = append(frames, pad.Frame{Landmarks: f.Landmarks, At: at, Liveness: f.Liveness,
-			Unscored: !pad.Scored(usable), Embedding: f.Embedding, Patch: a.patch})
+			Unscored: !pad.Scored(usable), Embedding: f.Embedding, Patch: a.patch,
+			Memo: new(pad.TextureMemo)}) // aligned once per session, as the server does
 		usable++
 		if len(frames) > pad.MaxFrames {
 			frames = frames[1:]

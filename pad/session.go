@@ -41,14 +41,17 @@ const (
 // the frames facing the camera, which are most of them).
 func SameFace(frames []Frame) bool {
 	n := len(frames)
+	matched := make([]int, n) // each pair is compared once, counted for both
 	for i := range frames {
-		matched := 0
-		for j := range frames {
-			if j != i && engine.Matches(engine.Similarity(frames[i].Embedding, frames[j].Embedding)) {
-				matched++
+		for j := i + 1; j < n; j++ {
+			if engine.Matches(engine.Similarity(frames[i].Embedding, frames[j].Embedding)) {
+				matched[i]++
+				matched[j]++
 			}
 		}
-		if 2*matched < n-1 {
+	}
+	for _, m := range matched {
+		if 2*m < n-1 {
 			return false
 		}
 	}

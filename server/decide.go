@@ -216,8 +216,8 @@ func (ss *session) conclude(ctx context.Context) (map[string]any, bool, *failure
 }
 
 func (ss *session) concludeEnroll(ctx context.Context) (map[string]any, bool, *failure) {
-	// Every pair of frames shows one face: pad.Decide refused the session
-	// otherwise (pad.ReasonMixed) before liveness was established.
+	// The frames show one face: pad.Decide refused the session otherwise
+	// (pad.SameFace, pad.ReasonMixed) before liveness was established.
 	if ss.set.PreventMinors && engine.DecideAge(ageFrames(ss.good), ss.set.MinimumAge).Verdict != engine.AgeAdult {
 		return nil, false, fail(likeness.FioMinorsNotAllowed, "Enrollment is limited to adults.", nil)
 	}
