@@ -291,14 +291,30 @@ func encodeTemplate(v []float32) []byte {
 }
 
 func decodeTemplate(b []byte) ([]float32, error) {
-	if len(b) == 0 || len(b)%4 != 0 {
-		return nil, fmt.Errorf("template of %d bytes", len(b))
+	n, err := templateDim(b)
+	if err != nil {
+		return nil, err
 	}
-	v := make([]float32, len(b)/4)
+	v := make([]float32, n)
+	decodeTemplateInto(v, b)
+	return v, nil
+}
+
+// templateDim is the dimension of the encoded template b (encodeTemplate),
+// or an error when b cannot be one.
+func templateDim(b []byte) (int, error) {
+	if len(b) == 0 || len(b)%4 != 0 {
+		return 0, fmt.Errorf("template of %d bytes", len(b))
+	}
+	return len(b) / 4, nil
+}
+
+// decodeTemplateInto decodes the encoded template b into v, of its
+// dimension (templateDim).
+func decodeTemplateInto(v []float32, b []byte) {
 	for i := range v {
 		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
-	return v, nil
 }
 
 func templateAAD(appID, facialID string) []byte {

@@ -5,12 +5,10 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -88,10 +86,10 @@ type loader struct {
 // the batch, adding the batch first when it is full or the template's
 // dimension differs from the batch's.
 func (l *loader) add(ctx context.Context, id string, plain []byte) error {
-	if len(plain) == 0 || len(plain)%4 != 0 {
-		return fmt.Errorf("sqlite: template of face %s: %d bytes", id, len(plain))
+	dim, err := templateDim(plain)
+	if err != nil {
+		return fmt.Errorf("sqlite: face %s: %w", id, err)
 	}
-	dim := len(plain) / 4
 	if len(l.ids) == loadBatch || (len(l.ids) > 0 && dim != l.dim) {
 		if err := l.flush(ctx); err != nil {
 			return err
@@ -109,10 +107,7 @@ func (l *loader) add(ctx context.Context, id string, plain []byte) error {
 		l.vecs = grown
 	}
 	l.vecs = l.vecs[:n+dim]
-	v := l.vecs[n:]
-	for i := range v {
-		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(plain[4*i:]))
-	}
+	decodeTemplateInto(l.vecs[n:], plain)
 	l.ids = append(l.ids, id)
 	return nil
 }
