@@ -131,6 +131,21 @@ func TestPADCooldownOverWebSocket(t *testing.T) {
 	}
 }
 
+// attacker starts an authentication session for one attack, from a fresh
+// count of failed liveness checks: the cool-down would refuse the later
+// attacks of a test before they begin.
+func (h *harness) attacker(t *testing.T) *client {
+	t.Helper()
+	h.clock.Advance(padCooldown + time.Second)
+	a, _, err := h.dial(opAuthenticate, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.t = t
+	a.begin(opAuthenticate, nil)
+	return a
+}
+
 // enrollLive enrolls the faces set's live clip over the socket (payload
 // {"user": "lmm"}) and returns its Facial ID and the clip's frames.
 func enrollLive(t *testing.T, h *harness) (any, [][]byte) {
@@ -198,16 +213,7 @@ func TestStillAttacksOverWebSocket(t *testing.T) {
 		}
 		for i, sp := range species {
 			t.Run(level+"/"+sp, func(t *testing.T) {
-				// Each attack from a fresh start of the failure count: the
-				// cool-down would refuse the later ones before they begin.
-				h.clock.Advance(padCooldown + time.Second)
-				a, _, err := h.dial(opAuthenticate, testOrigin)
-				if err != nil {
-					t.Fatal(err)
-				}
-				a.t = t
-				a.begin(opAuthenticate, nil)
-				m := streamAttack(h, a, eval.StillAttack(still, sp, 8, uint64(i+1)))
+				m := streamAttack(h, h.attacker(t), eval.StillAttack(still, sp, 8, uint64(i+1)))
 				wantError(t, m, likeness.FioPADAttack)
 				if _, ok := m["token"]; ok || m["facialId"] != nil {
 					t.Fatalf("the attack got a result: %v", m)
@@ -360,7 +366,6 @@ func TestInterleavedFacesOverWebSocket(t *testing.T) {
 	other := nuaaClip(t, strangerClip)
 	for _, every := range []int{2, 3, 4, 10} { // one live frame in every 2, 3, 4, 10
 		t.Run(fmt.Sprintf("one_in_%d", every), func(t *testing.T) {
-			h.clock.Advance(padCooldown + time.Second)
 			var mixed [][]byte
 			for i := range 60 {
 				if i%every == 0 {
@@ -369,13 +374,7 @@ func TestInterleavedFacesOverWebSocket(t *testing.T) {
 					mixed = append(mixed, stills[i%len(stills)])
 				}
 			}
-			a, _, err := h.dial(opAuthenticate, testOrigin)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a.t = t
-			a.begin(opAuthenticate, nil)
-			m := streamAttack(h, a, mixed)
+			m := streamAttack(h, h.attacker(t), mixed)
 			wantError(t, m, likeness.FioFaceMismatch)
 			if m["token"] != nil || m["facialId"] != nil {
 				t.Fatalf("an interleaved stream got a result: %v", m)
@@ -398,14 +397,7 @@ func TestChallengeByAnotherFace(t *testing.T) {
 	for _, level := range []string{likeness.LivenessStandard, likeness.LivenessStrict} {
 		t.Run(level, func(t *testing.T) {
 			h.setPolicy(map[string]any{"liveness": level})
-			h.clock.Advance(padCooldown + time.Second)
-			a, _, err := h.dial(opAuthenticate, testOrigin)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a.t = t
-			a.begin(opAuthenticate, nil)
-			m := a.follow(eval.StillAttack(still, eval.SpeciesShift, 40, 3), left, right)
+			m := h.attacker(t).follow(eval.StillAttack(still, eval.SpeciesShift, 40, 3), left, right)
 			if m["token"] != nil || m["facialId"] != nil {
 				t.Fatalf("another face answered the prompts and got a result: %v", m)
 			}
